@@ -1,0 +1,3 @@
+from accessgraph.cli import main
+
+main()

@@ -1,0 +1,114 @@
+"""create_app(settings) -> Starlette: /graphql (API and GraphiQL), its assets, /healthz."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import orjson
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+
+from accessgraph.auth.backend import CredentialBackend, on_auth_error
+from accessgraph.auth.principal import ANONYMOUS, Principal
+from accessgraph.clock import Clock
+from accessgraph.mail import Mailer
+from accessgraph.schema import build_schema
+from accessgraph.schema.context import Context
+from accessgraph.services import Services
+from accessgraph.settings import Settings
+
+log = logging.getLogger("accessgraph")
+GRAPHIQL_DIR = Path(__file__).parent / "static" / "graphiql"
+_MISSING_ASSETS = """<!doctype html><title>accessgraph</title>
+<p>The GraphiQL assets are not built. Run <code>make install</code> (it runs
+<code>npm ci && npm run build</code> in <code>frontend/</code>), then reload.</p>"""
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """strawberry's ASGI view with our typed context, GraphiQL from local files, and orjson."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(
+            build_schema(),
+            graphql_ide="graphiql",
+            allow_queries_via_get=True,  # queries only: strawberry refuses mutations over GET
+            multipart_uploads_enabled=False,
+        )
+        self.services = services
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> Context:
+        user = request.scope.get("user")
+        return Context(
+            services=self.services,
+            principal=user if isinstance(user, Principal) else ANONYMOUS,
+            request=request if isinstance(request, Request) else None,
+            response=response if isinstance(response, Response) else None,
+            now=self.services.clock.now(),
+        )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        index = GRAPHIQL_DIR / "index.html"
+        if not index.is_file():
+            return HTMLResponse(_MISSING_ASSETS, status_code=503)
+        return HTMLResponse(index.read_text(), headers={"Cache-Control": "no-cache"})
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    mailer: Mailer | None = None,
+    services: Services | None = None,
+) -> Starlette:
+    services = services or Services.build(settings, clock=clock, mailer=mailer)
+
+    async def healthz(_: Request) -> Response:
+        try:
+            await services.db.ping()
+        except Exception:
+            log.exception("health check: database unreachable")
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await services.db.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/graphql", GraphQLView(services), methods=["GET", "POST"]),
+            Mount("/static/graphiql", StaticFiles(directory=GRAPHIQL_DIR, check_dir=False)),
+        ],
+        middleware=[
+            Middleware(
+                AuthenticationMiddleware,
+                backend=CredentialBackend(services),
+                on_error=on_auth_error,
+            )
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app
+
+
+def app_from_env() -> Starlette:
+    """uvicorn's factory for `accessgraph serve` (each worker builds its own app)."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,1 @@
+"""Who is calling (backend, tokens, passwords) and what they may do (policy, directives)."""

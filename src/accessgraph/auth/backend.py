@@ -1,0 +1,177 @@
+"""Starlette AuthenticationBackend: turns a request's credential into a `Principal`.
+
+Accepted credentials (API.md): the session cookie set by `login`; `Authorization: Bearer`
+with a session or access token; HTTP Basic with an access token's username and value (R17).
+A credential sent in the Authorization header that does not verify is refused outright
+(401, UNAUTHENTICATED); a stale session cookie is ignored so that the console can still log in.
+
+Every request re-reads the token or session row and its user, so a revocation, a deletion or
+a role change is seen by the very next request on every instance (R6, R14, R15).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from starlette.authentication import (
+    AuthCredentials,
+    AuthenticationBackend,
+    AuthenticationError,
+)
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, Response
+
+from accessgraph.auth.principal import ANONYMOUS, Principal
+from accessgraph.auth.tokens import InvalidToken, TokenKind, peek_kind, same_digest, sha256_hex
+from accessgraph.errors import UNAUTHENTICATED
+from accessgraph.models import AccessToken, LoginSession, User, UserStatus
+from accessgraph.services import Services
+
+SESSION_COOKIE = "accessgraph_session"
+# lastUsedAt is written at most once a minute per token, to keep reads from becoming writes.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+class CredentialBackend(AuthenticationBackend):
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, Principal]:
+        header = conn.headers.get("authorization")
+        principal: Principal | None
+        if header:
+            principal = await self._from_header(header)
+        else:
+            cookie = conn.cookies.get(SESSION_COOKIE)
+            principal = await self._from_session(cookie) if cookie else None
+        if principal is None:
+            return AuthCredentials(), ANONYMOUS
+        return AuthCredentials(["authenticated"]), principal
+
+    async def _from_header(self, header: str) -> Principal:
+        scheme, _, value = header.strip().partition(" ")
+        value = value.strip()
+        if scheme.lower() == "bearer" and value:
+            kind = peek_kind(value)
+            principal = (
+                await self._from_session(value)
+                if kind == TokenKind.SESSION
+                else await self._from_access_token(value)
+            )
+        elif scheme.lower() == "basic" and value:
+            username, secret = _basic_credentials(value)
+            principal = await self._from_access_token(secret, username=username)
+        else:
+            raise AuthenticationError("Unsupported authorization scheme.")
+        if principal is None:
+            raise AuthenticationError("Invalid, expired or revoked credential.")
+        return principal
+
+    async def _from_session(self, value: str) -> Principal | None:
+        now = self._services.clock.now()
+        try:
+            claims = self._services.signer.verify(value, TokenKind.SESSION, now=now)
+        except InvalidToken:
+            return None
+        async with self._services.db.session() as session:
+            row = (
+                await session.execute(
+                    select(LoginSession, User)
+                    .join(User, User.id == LoginSession.user_id)  # type: ignore[arg-type]
+                    .where(LoginSession.id == claims.jti)  # type: ignore[arg-type]
+                )
+            ).first()
+        if row is None:
+            return None
+        login, user = row
+        if (
+            login.revoked_at is not None
+            or login.expires_at <= now
+            or login.user_id != claims.subject
+            or not _may_sign_in(user)
+        ):
+            return None
+        return _principal(user, session_id=login.id)
+
+    async def _from_access_token(
+        self, value: str, *, username: str | None = None
+    ) -> Principal | None:
+        now = self._services.clock.now()
+        try:
+            claims = self._services.signer.verify(value, TokenKind.ACCESS, now=now)
+        except InvalidToken:
+            return None
+        if username is not None and username != claims.jti:
+            return None
+        async with self._services.db.session() as session:
+            row = (
+                await session.execute(
+                    select(AccessToken, User)
+                    .join(User, User.id == AccessToken.owner_id)  # type: ignore[arg-type]
+                    .where(AccessToken.username == claims.jti)  # type: ignore[arg-type]
+                )
+            ).first()
+            if row is None:
+                return None
+            token, owner = row
+            if (
+                not same_digest(token.secret_hash, sha256_hex(value))
+                or token.owner_id != claims.subject
+                or token.revoked_at is not None
+                or (token.expires_at is not None and token.expires_at <= now)
+                or not _may_sign_in(owner)
+            ):
+                return None
+            if token.last_used_at is None or token.last_used_at <= now - LAST_USED_PRECISION:
+                await self._touch(token, now)
+        return _principal(owner, token=token)
+
+    async def _touch(self, token: AccessToken, now: object) -> None:
+        async with self._services.db.write() as session:
+            await session.execute(
+                update(AccessToken).where(AccessToken.id == token.id).values(last_used_at=now)  # type: ignore[arg-type]
+            )
+
+
+def _may_sign_in(user: User) -> bool:
+    return user.deleted_at is None and user.status == UserStatus.ACTIVE
+
+
+def _principal(
+    user: User, *, token: AccessToken | None = None, session_id: str | None = None
+) -> Principal:
+    assert user.id is not None
+    return Principal(
+        org_id=user.org_id,
+        user_id=user.id,
+        role=user.role,
+        email=user.email,
+        token_id=token.id if token else None,
+        token_permission=token.permission if token else None,
+        session_id=session_id,
+    )
+
+
+def _basic_credentials(value: str) -> tuple[str, str]:
+    try:
+        decoded = base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthenticationError("Malformed basic credentials.") from None
+    username, sep, secret = decoded.partition(":")
+    if not sep or not username or not secret:
+        raise AuthenticationError("Malformed basic credentials.")
+    return username, secret
+
+
+def on_auth_error(_conn: HTTPConnection, exc: Exception) -> Response:
+    """A bad credential: a GraphQL-shaped error body (API.md) with HTTP 401."""
+    body = {
+        "data": None,
+        "errors": [{"message": str(exc), "extensions": {"code": UNAUTHENTICATED}}],
+    }
+    return JSONResponse(
+        body, status_code=401, headers={"WWW-Authenticate": 'Bearer, Basic realm="accessgraph"'}
+    )

@@ -1,0 +1,50 @@
+"""Field permissions that show in the SDL: `@requires(action: ..., anyOf: [...])`.
+
+`requires(Action.X)` gives a field the strawberry PermissionExtension whose permission asks
+the policy (so the check and the directive come from the same rules), and whose schema
+directive lists who holds the action, e.g. `anyOf: ["TeamRole.ADMIN", "TeamRole.DEVELOPER:OWN"]`
+(`:OWN`: only on the caller's own objects; `MEMBER`: every member; `PUBLIC`: everyone).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.extensions.field_extension import FieldExtension
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.schema_directive import Location
+
+from accessgraph.auth.policy import Action, Policy, default_policy, require
+
+_DOCUMENTED_BY = default_policy()
+
+
+@strawberry.schema_directive(
+    locations=[Location.FIELD_DEFINITION],
+    name="requires",
+    description="Who may use this field: the policy action it checks, and who holds it.",
+)
+class RequiresDirective:
+    action: str
+    any_of: list[str]
+
+
+class PolicyPermission(BasePermission):
+    def __init__(self, action: Action, policy: Policy = _DOCUMENTED_BY) -> None:
+        self.action = action
+        self._directive = RequiresDirective(action=action.value, any_of=policy.holders(action))
+
+    @property
+    def schema_directive(self) -> object:
+        return self._directive
+
+    def has_permission(self, source: Any, info: strawberry.Info, **kwargs: Any) -> bool:
+        context = info.context
+        # Raises UNAUTHENTICATED or FORBIDDEN, with the policy's reason.
+        require(context.services.policy, context.principal, self.action)
+        return True
+
+
+def requires(action: Action) -> list[FieldExtension]:
+    return [PermissionExtension(permissions=[PolicyPermission(action)], use_directives=True)]

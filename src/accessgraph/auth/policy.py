@@ -1,0 +1,277 @@
+"""THE authorization engine: `Policy.decide(principal, action, resource) -> Decision`.
+
+Every authorization answer in the service comes from here: the `@requires` directives on
+schema fields, the `viewerCan...` booleans, the checks inside mutations and the scope of list
+queries. Nothing else compares role names.
+
+Rights come from *grant sources*. This module has one, the team role matrix of R3; later
+sources (subscription roles, permission targets, project roles) implement the same
+`GrantSource` protocol and are added to the `Policy` they build, so a decision always lists
+every grant that allowed it.
+
+Three rules sit above every source:
+- a resource of another organization is never allowed (R1);
+- a READ_ONLY token is refused every action that writes (R14);
+- anonymous callers get only the actions marked public.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from accessgraph.auth.principal import Principal
+from accessgraph.models.enums import TeamRole
+
+
+class TeamPermission(StrEnum):
+    """The rows of the R3 team permission matrix."""
+
+    PUSH_PULL_ARTIFACTS = "PUSH_PULL_ARTIFACTS"
+    VIEW_ARTIFACTS = "VIEW_ARTIFACTS"
+    MANAGE_WORKFLOWS = "MANAGE_WORKFLOWS"
+    VIEW_USERS = "VIEW_USERS"
+    CREATE_TOKENS = "CREATE_TOKENS"
+    REVOKE_OWN_TOKENS = "REVOKE_OWN_TOKENS"
+    INVITE_USERS = "INVITE_USERS"
+    UPDATE_USER_ROLES = "UPDATE_USER_ROLES"
+    DELETE_USERS = "DELETE_USERS"
+    REVOKE_ANY_TOKENS = "REVOKE_ANY_TOKENS"
+    MANAGE_TEAM_SETTINGS = "MANAGE_TEAM_SETTINGS"
+
+
+TEAM_PERMISSION_DESCRIPTIONS: Mapping[TeamPermission, str] = {
+    TeamPermission.PUSH_PULL_ARTIFACTS: "Push and pull artifacts",
+    TeamPermission.VIEW_ARTIFACTS: "View artifacts and releases",
+    TeamPermission.MANAGE_WORKFLOWS: "Manage workflows",
+    TeamPermission.VIEW_USERS: "View the user list",
+    TeamPermission.CREATE_TOKENS: "Create tokens",
+    TeamPermission.REVOKE_OWN_TOKENS: "Revoke tokens they created",
+    TeamPermission.INVITE_USERS: "Invite users",
+    TeamPermission.UPDATE_USER_ROLES: "Update user roles",
+    TeamPermission.DELETE_USERS: "Delete users",
+    TeamPermission.REVOKE_ANY_TOKENS: "Revoke any user's tokens",
+    TeamPermission.MANAGE_TEAM_SETTINGS: "Manage team settings",
+}
+
+_DEVELOPER = frozenset(
+    {
+        TeamPermission.PUSH_PULL_ARTIFACTS,
+        TeamPermission.VIEW_ARTIFACTS,
+        TeamPermission.MANAGE_WORKFLOWS,
+        TeamPermission.VIEW_USERS,
+        TeamPermission.CREATE_TOKENS,
+        TeamPermission.REVOKE_OWN_TOKENS,
+    }
+)
+# R3, exactly.
+TEAM_ROLE_PERMISSIONS: Mapping[TeamRole, frozenset[TeamPermission]] = {
+    TeamRole.ADMIN: frozenset(TeamPermission),
+    TeamRole.DEVELOPER: _DEVELOPER,
+}
+
+
+class Action(StrEnum):
+    """What an operation asks to do. Each maps to a `Rule` below."""
+
+    AUTHENTICATE = "AUTHENTICATE"  # login, logout, acceptInvitation: public, but they write
+    VIEW_ORGANIZATION = "VIEW_ORGANIZATION"
+    VIEW_TEAM_ROLES = "VIEW_TEAM_ROLES"
+    VIEW_USERS = "VIEW_USERS"
+    INVITE_USER = "INVITE_USER"
+    UPDATE_USER_ROLE = "UPDATE_USER_ROLE"
+    DELETE_USER = "DELETE_USER"
+    VIEW_TOKENS = "VIEW_TOKENS"
+    CREATE_TOKEN = "CREATE_TOKEN"
+    REVOKE_TOKEN = "REVOKE_TOKEN"
+    DELETE_TOKEN = "DELETE_TOKEN"
+    MANAGE_TEAM_SETTINGS = "MANAGE_TEAM_SETTINGS"
+    VIEW_AUDIT_EVENTS = "VIEW_AUDIT_EVENTS"
+
+
+class Scope(StrEnum):
+    """How much of a kind of resource an allowed action reaches."""
+
+    ALL = "ALL"
+    OWN = "OWN"  # only resources the caller owns (e.g. tokens they created)
+    NONE = "NONE"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    any_of: tuple[TeamPermission, ...] = ()  # any one of these reaches every resource
+    own: tuple[TeamPermission, ...] = ()  # any one of these reaches the caller's own resources
+    writes: bool = False
+    public: bool = False  # allowed without authentication
+    any_member: bool = False  # allowed to every authenticated member
+
+
+P = TeamPermission
+RULES: Mapping[Action, Rule] = {
+    Action.AUTHENTICATE: Rule(public=True, writes=True),
+    Action.VIEW_ORGANIZATION: Rule(any_member=True),
+    Action.VIEW_TEAM_ROLES: Rule(any_member=True),
+    Action.VIEW_USERS: Rule(any_of=(P.VIEW_USERS,)),
+    Action.INVITE_USER: Rule(any_of=(P.INVITE_USERS,), writes=True),
+    Action.UPDATE_USER_ROLE: Rule(any_of=(P.UPDATE_USER_ROLES,), writes=True),
+    Action.DELETE_USER: Rule(any_of=(P.DELETE_USERS,), writes=True),
+    # Tokens are visible to whoever may revoke them: admins all, developers their own.
+    Action.VIEW_TOKENS: Rule(any_of=(P.REVOKE_ANY_TOKENS,), own=(P.REVOKE_OWN_TOKENS,)),
+    Action.CREATE_TOKEN: Rule(any_of=(P.CREATE_TOKENS,), writes=True),
+    Action.REVOKE_TOKEN: Rule(
+        any_of=(P.REVOKE_ANY_TOKENS,), own=(P.REVOKE_OWN_TOKENS,), writes=True
+    ),
+    # R16: who may delete follows who may revoke.
+    Action.DELETE_TOKEN: Rule(
+        any_of=(P.REVOKE_ANY_TOKENS,), own=(P.REVOKE_OWN_TOKENS,), writes=True
+    ),
+    Action.MANAGE_TEAM_SETTINGS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,), writes=True),
+    # The audit trail is part of the team's settings: admins only (R35).
+    Action.VIEW_AUDIT_EVENTS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,)),
+}
+
+
+class Resource(Protocol):
+    @property
+    def org_id(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One reason an action is allowed, e.g. team role ADMIN holds REVOKE_ANY_TOKENS."""
+
+    source: str
+    name: str
+    permission: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    scope: Scope
+    reason: str
+    grants: tuple[Grant, ...] = field(default=())
+    # Denied because nobody is signed in (the API answers UNAUTHENTICATED, not FORBIDDEN).
+    unauthenticated: bool = False
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+class GrantSource(Protocol):
+    """A source of rights; later issues add more (subscription, target and project grants)."""
+
+    def grants(self, principal: Principal) -> Iterable[tuple[TeamPermission, Grant]]: ...
+
+    def holders(self, permission: TeamPermission) -> Iterable[str]: ...
+
+
+class TeamRoleGrants:
+    """R3: the caller's team role (a token's owner's current role)."""
+
+    def grants(self, principal: Principal) -> Iterable[tuple[TeamPermission, Grant]]:
+        if principal.role is None:
+            return ()
+        return (
+            (permission, Grant("TEAM_ROLE", principal.role.value, permission.value))
+            for permission in TEAM_ROLE_PERMISSIONS[principal.role]
+        )
+
+    def holders(self, permission: TeamPermission) -> Iterable[str]:
+        return (
+            f"TeamRole.{role.value}"
+            for role, permissions in TEAM_ROLE_PERMISSIONS.items()
+            if permission in permissions
+        )
+
+
+def _owner_id(resource: object) -> int | None:
+    owner = getattr(resource, "owner_id", None)
+    return owner if isinstance(owner, int) else None
+
+
+class Policy:
+    def __init__(self, sources: Sequence[GrantSource]) -> None:
+        self._sources = tuple(sources)
+
+    def decide(
+        self, principal: Principal, action: Action, resource: Resource | None = None
+    ) -> Decision:
+        rule = RULES[action]
+        if rule.writes and principal.is_read_only:
+            return _deny("A read-only token cannot change anything.")
+        if rule.public:
+            return Decision(True, Scope.ALL, "Public operation.")
+        if not principal.is_authenticated:
+            return Decision(False, Scope.NONE, "Authentication required.", unauthenticated=True)
+        if resource is not None and resource.org_id != principal.org_id:
+            return _deny("Not found in your organization.")
+        if rule.any_member:
+            return Decision(True, Scope.ALL, "Every member of the organization.")
+
+        held: dict[TeamPermission, list[Grant]] = {}
+        for source in self._sources:
+            for permission, grant in source.grants(principal):
+                held.setdefault(permission, []).append(grant)
+
+        full = _grants_for(held, rule.any_of)
+        if full:
+            return Decision(True, Scope.ALL, "Allowed.", full)
+        own = _grants_for(held, rule.own)
+        if own and (resource is None or _owner_id(resource) == principal.user_id):
+            return Decision(True, Scope.OWN, "Allowed on your own resources.", own)
+        return _deny("You do not have permission to do this.")
+
+    def scope(self, principal: Principal, action: Action) -> Scope:
+        """How far a list query reaches: every row, the caller's own rows, or none."""
+        return self.decide(principal, action).scope
+
+    def holders(self, action: Action) -> list[str]:
+        """Who holds an action, for the `@requires(anyOf:)` directive in the SDL."""
+        rule = RULES[action]
+        if rule.public:
+            return ["PUBLIC"]
+        if rule.any_member:
+            return ["MEMBER"]
+        found: list[str] = []
+        for permissions, suffix in ((rule.any_of, ""), (rule.own, ":OWN")):
+            for permission in permissions:
+                for source in self._sources:
+                    for holder in source.holders(permission):
+                        name = holder + suffix
+                        if holder not in found and name not in found:
+                            found.append(name)
+        return found
+
+    def team_permissions(self, role: TeamRole) -> frozenset[TeamPermission]:
+        return TEAM_ROLE_PERMISSIONS[role]
+
+
+def _grants_for(
+    held: Mapping[TeamPermission, list[Grant]], wanted: Iterable[TeamPermission]
+) -> tuple[Grant, ...]:
+    return tuple(grant for permission in wanted for grant in held.get(permission, ()))
+
+
+def _deny(reason: str) -> Decision:
+    return Decision(False, Scope.NONE, reason)
+
+
+def default_policy() -> Policy:
+    return Policy([TeamRoleGrants()])
+
+
+def require(
+    policy: Policy, principal: Principal, action: Action, resource: Resource | None = None
+) -> Decision:
+    """The decision if allowed; otherwise the API's UNAUTHENTICATED or FORBIDDEN error."""
+    from accessgraph.errors import forbidden, unauthenticated
+
+    decision = policy.decide(principal, action, resource)
+    if decision.allowed:
+        return decision
+    if decision.unauthenticated:
+        raise unauthenticated()
+    raise forbidden(decision.reason)

@@ -1,0 +1,52 @@
+"""Who is calling: a user (through a console session or an access token) or nobody."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.authentication import BaseUser
+
+from accessgraph.models.enums import TeamRole, TokenPermission
+
+
+@dataclass(frozen=True, slots=True)
+class Principal(BaseUser):
+    """A snapshot taken when the request arrives, from the current database rows.
+
+    A token acts as its owner (R14): `role` is the owner's role now, not when the token was
+    made, and `token_permission` caps it.
+    """
+
+    org_id: int | None = None
+    user_id: int | None = None
+    role: TeamRole | None = None
+    email: str = ""
+    token_id: int | None = None
+    token_permission: TokenPermission | None = None
+    session_id: str | None = None
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user_id is not None
+
+    @property
+    def display_name(self) -> str:
+        return self.email
+
+    @property
+    def identity(self) -> str:
+        return "" if self.user_id is None else str(self.user_id)
+
+    @property
+    def is_read_only(self) -> bool:
+        return self.token_permission == TokenPermission.READ_ONLY
+
+    @property
+    def label(self) -> str:
+        """How the audit log names this caller."""
+        if self.token_id is not None:
+            return f"{self.email} (token {self.token_id})"
+        return self.email or "anonymous"
+
+
+ANONYMOUS = Principal()

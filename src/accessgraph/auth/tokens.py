@@ -1,0 +1,119 @@
+"""Signed credentials (PyJWT, HS256 pinned) and secret hashing.
+
+Two kinds of JWT are issued, told apart by the `typ` claim: console sessions and access
+tokens. Both carry iss, aud, sub, iat, exp and jti; verification pins the algorithm, the
+issuer, the audience and the kind, and requires every claim. The database keeps only the jti
+(an id) and a SHA-256 of the whole value, so a leaked database yields no usable token (R13).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import jwt
+
+ALGORITHM = "HS256"
+# A token that "never expires" still carries exp (every JWT here has one); its API expiresAt is
+# null and the database row decides. 100 years is beyond any realistic rotation policy.
+NEVER_EXPIRES = timedelta(days=36500)
+REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti", "typ"]
+
+
+class TokenKind(StrEnum):
+    SESSION = "session"
+    ACCESS = "access"
+
+
+class InvalidToken(Exception):
+    """The value is not a credential this server issued (or it expired)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    kind: TokenKind
+    subject: int
+    org_id: int
+    jti: str
+
+
+class TokenSigner:
+    def __init__(self, key: str, *, issuer: str, audience: str) -> None:
+        if not key:
+            raise ValueError("a signing key is required")
+        self._key = key
+        self._issuer = issuer
+        self._audience = audience
+
+    def issue(
+        self,
+        kind: TokenKind,
+        *,
+        subject: int,
+        org_id: int,
+        jti: str,
+        now: datetime,
+        expires_at: datetime | None,
+    ) -> str:
+        payload: dict[str, Any] = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": str(subject),
+            "org": org_id,
+            "typ": kind.value,
+            "jti": jti,
+            "iat": int(now.timestamp()),
+            "exp": int((expires_at or now + NEVER_EXPIRES).timestamp()),
+        }
+        return jwt.encode(payload, self._key, algorithm=ALGORITHM)
+
+    def verify(self, value: str, kind: TokenKind, *, now: datetime) -> Claims:
+        try:
+            payload = jwt.decode(
+                value,
+                self._key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": REQUIRED_CLAIMS, "verify_iat": False},
+                leeway=0,
+            )
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from None
+        # PyJWT checks exp against the wall clock; check it against ours too (STYLE 7).
+        if payload.get("typ") != kind.value or int(payload["exp"]) <= int(now.timestamp()):
+            raise InvalidToken("wrong kind or expired")
+        try:
+            return Claims(kind, int(payload["sub"]), int(payload["org"]), str(payload["jti"]))
+        except (KeyError, TypeError, ValueError):
+            raise InvalidToken("malformed claims") from None
+
+
+def peek_kind(value: str) -> TokenKind | None:
+    """The kind a JWT claims to be, before verification (only to pick the verifier)."""
+    try:
+        payload = jwt.decode(value, options={"verify_signature": False})
+        return TokenKind(str(payload.get("typ")))
+    except (jwt.PyJWTError, ValueError):
+        return None
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def same_digest(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def new_id() -> str:
+    return secrets.token_hex(16)

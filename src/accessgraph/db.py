@@ -1,0 +1,89 @@
+"""The async engine and session factories, owned by the app's lifespan (no import-time engine).
+
+Writes that check an invariant across rows (the last active admin, R4) must not interleave:
+on PostgreSQL they lock the organization's row (`lock_organization`); on SQLite every write
+transaction starts with BEGIN IMMEDIATE, which serializes writers, while reads stay deferred.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlmodel import col
+
+from accessgraph.models import Organization
+
+_IMMEDIATE = "accessgraph_write"
+
+
+class Database:
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            # No pre-ping: it would add a statement to every checkout; recycle instead.
+            kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800)
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if self.is_sqlite:
+            _configure_sqlite(self.engine)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    def session(self) -> AsyncSession:
+        """A session for reads; the caller closes it."""
+        return self._sessions()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One write transaction: committed on success, rolled back on any exception."""
+        async with self._sessions() as session, session.begin():
+            if self.is_sqlite:
+                # The first connection use emits BEGIN; the option makes it BEGIN IMMEDIATE.
+                await session.connection(execution_options={_IMMEDIATE: True})
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def lock_organization(session: AsyncSession, org_id: int) -> None:
+    """Serialize invariant-checking writes of one organization (a row lock on PostgreSQL)."""
+    await session.execute(
+        select(col(Organization.id)).where(col(Organization.id) == org_id).with_for_update()
+    )
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so BEGIN is ours to emit.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,35 @@
+"""Enumerations stored in the database and exposed (under the same names) in the API."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TeamRole(StrEnum):
+    ADMIN = "ADMIN"
+    DEVELOPER = "DEVELOPER"
+
+
+class UserStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    INVITED = "INVITED"
+    EXPIRED = "EXPIRED"  # never stored: an INVITED user whose invitation has expired
+    FAILED = "FAILED"
+
+
+class TokenPermission(StrEnum):
+    READ_WRITE = "READ_WRITE"
+    READ_ONLY = "READ_ONLY"
+
+
+class TokenStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    EXPIRED = "EXPIRED"
+    REVOKED = "REVOKED"
+
+
+class EmailStatus(StrEnum):
+    QUEUED = "QUEUED"
+    SENT = "SENT"
+    FAILED = "FAILED"
+    LOGGED = "LOGGED"  # no SMTP configured: kept in the outbox table and written to the log

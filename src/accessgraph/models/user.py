@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, text
+from sqlmodel import Field, SQLModel
+
+from accessgraph.models.base import UTCDateTime, enum_column
+from accessgraph.models.enums import TeamRole, UserStatus
+
+NAME_MAX = 100
+EMAIL_MAX = 254
+
+
+class User(SQLModel, table=True):
+    """A member of one organization. Deleted users are kept (deleted_at) for the audit trail."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        # One live user per email and organization; a deleted user's email can be invited again.
+        Index(
+            "uq_users_org_email_live",
+            "org_id",
+            "email_normalized",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index("ix_users_org_id_id", "org_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organizations.id")
+    email: str = Field(max_length=EMAIL_MAX)
+    email_normalized: str = Field(max_length=EMAIL_MAX)
+    first_name: str | None = Field(default=None, max_length=NAME_MAX)
+    last_name: str | None = Field(default=None, max_length=NAME_MAX)
+    role: TeamRole = Field(sa_type=enum_column(TeamRole))
+    # ACTIVE, INVITED or FAILED; EXPIRED is derived from invitation_expires_at (see status_at).
+    status: UserStatus = Field(sa_type=enum_column(UserStatus))
+    password_hash: str | None = Field(default=None, max_length=255)
+    invitation_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    def status_at(self, now: datetime) -> UserStatus:
+        if (
+            self.status == UserStatus.INVITED
+            and self.invitation_expires_at is not None
+            and self.invitation_expires_at <= now
+        ):
+            return UserStatus.EXPIRED
+        return self.status

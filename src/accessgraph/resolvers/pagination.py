@@ -1,0 +1,118 @@
+"""Keyset (cursor) pagination over a table's integer primary key (STYLE 5).
+
+A cursor is an opaque base64 string naming the row id it stands after or before; pages are
+`id > cursor ORDER BY id LIMIT n+1`, so the cost of page 1,000 equals that of page 1, and a row
+inserted meanwhile never shifts a page. `first`/`last` are capped at MAX_PAGE_SIZE: asking for
+more is an error, not a silent truncation.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, func, select
+from sqlmodel import SQLModel
+
+from accessgraph.db import Database
+from accessgraph.errors import ExposedError
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 50
+BAD_USER_INPUT = "BAD_USER_INPUT"
+_PREFIX = "cursor:v1:"
+
+M = TypeVar("M", bound=SQLModel)
+
+
+def encode_cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{_PREFIX}{row_id}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor.encode()).decode()
+        if raw.startswith(_PREFIX):
+            return int(raw.removeprefix(_PREFIX))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise ExposedError("The cursor is not valid.", BAD_USER_INPUT)
+
+
+@dataclass(frozen=True, slots=True)
+class PageArgs:
+    first: int | None = None
+    after: str | None = None
+    last: int | None = None
+    before: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.first is not None and self.last is not None:
+            raise ExposedError("Pass either first or last, not both.", BAD_USER_INPUT)
+        for name in ("first", "last"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= MAX_PAGE_SIZE:
+                raise ExposedError(
+                    f"`{name}` must be between 0 and {MAX_PAGE_SIZE}, got {value}.", BAD_USER_INPUT
+                )
+
+    @property
+    def backwards(self) -> bool:
+        return self.last is not None
+
+    @property
+    def size(self) -> int:
+        chosen = self.last if self.backwards else self.first
+        return DEFAULT_PAGE_SIZE if chosen is None else chosen
+
+
+@dataclass(slots=True)
+class Page(Generic[M]):
+    rows: list[M]
+    has_next: bool
+    has_previous: bool
+    count: Callable[[], Awaitable[int]]
+
+    def cursor(self, row: Any) -> str:
+        return encode_cursor(row.id)
+
+
+async def fetch_page(
+    db: Database,
+    model: type[M],
+    where: ColumnElement[bool],
+    args: PageArgs,
+    *,
+    newest_first: bool = False,
+) -> Page[M]:
+    """One page of `model` rows matching `where`, in id order (or reverse id order)."""
+    id_col: Any = model.id  # type: ignore[attr-defined]
+    after = decode_cursor(args.after) if args.after else None
+    before = decode_cursor(args.before) if args.before else None
+    stmt = select(model).where(where)
+    # "after" means later in display order; newest_first makes display order descending ids.
+    if after is not None:
+        stmt = stmt.where(id_col < after if newest_first else id_col > after)
+    if before is not None:
+        stmt = stmt.where(id_col > before if newest_first else id_col < before)
+    ascending = newest_first == args.backwards
+    stmt = stmt.order_by(id_col.asc() if ascending else id_col.desc()).limit(args.size + 1)
+    async with db.session() as session:
+        rows = list((await session.execute(stmt)).scalars().all())
+    more = len(rows) > args.size
+    rows = rows[: args.size]
+    if args.backwards:
+        rows.reverse()
+        has_next, has_previous = before is not None, more
+    else:
+        has_next, has_previous = more, after is not None
+
+    async def count() -> int:
+        async with db.session() as session:
+            total = await session.scalar(select(func.count()).select_from(model).where(where))
+        return int(total or 0)
+
+    return Page(rows, has_next, has_previous, count)

@@ -1,0 +1,206 @@
+"""Access tokens (R12-R16): create (value shown once), list, revoke, delete."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from accessgraph.auth.policy import Action, Scope, require
+from accessgraph.auth.principal import Principal
+from accessgraph.auth.tokens import TokenKind, sha256_hex
+from accessgraph.errors import Rejected, not_found
+from accessgraph.models import AccessToken, TokenPermission, TokenStatus
+from accessgraph.models.token import TOKEN_NAME_MAX
+from accessgraph.resolvers import audit
+from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page
+from accessgraph.resolvers.validation import check_future
+from accessgraph.services import Services
+
+USERNAME_PREFIX = "agt-"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenFilter:
+    status: TokenStatus | None = None
+    created_by: int | None = None
+
+
+def status_condition(status: TokenStatus, now: datetime) -> ColumnElement[bool]:
+    not_revoked = col(AccessToken.revoked_at).is_(None)
+    if status == TokenStatus.REVOKED:
+        return col(AccessToken.revoked_at).is_not(None)
+    if status == TokenStatus.EXPIRED:
+        return and_(
+            not_revoked,
+            col(AccessToken.expires_at).is_not(None),
+            col(AccessToken.expires_at) <= now,
+        )
+    return and_(
+        not_revoked, or_(col(AccessToken.expires_at).is_(None), col(AccessToken.expires_at) > now)
+    )
+
+
+def visible_tokens(services: Services, principal: Principal) -> ColumnElement[bool]:
+    """The tokens the caller may see, as SQL: all of the org's, or their own (policy scope)."""
+    scope = require(services.policy, principal, Action.VIEW_TOKENS).scope
+    condition = col(AccessToken.org_id) == principal.org_id
+    if scope == Scope.OWN:
+        condition = and_(condition, col(AccessToken.owner_id) == principal.user_id)
+    return condition
+
+
+async def list_tokens(
+    services: Services, principal: Principal, flt: TokenFilter, args: PageArgs
+) -> Page[AccessToken]:
+    conditions = [visible_tokens(services, principal)]
+    if flt.status is not None:
+        conditions.append(status_condition(flt.status, services.clock.now()))
+    if flt.created_by is not None:
+        conditions.append(col(AccessToken.owner_id) == flt.created_by)
+    return await fetch_page(services.db, AccessToken, and_(*conditions), args)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTokenInput:
+    name: str
+    permission: TokenPermission
+    expires_at: datetime | None = None
+
+
+def clean_token_name(raw: str) -> str:
+    name = raw.strip()
+    if not name or len(name) > TOKEN_NAME_MAX or any(ord(ch) < 32 for ch in name):
+        raise Rejected(
+            "INVALID_NAME",
+            f"The token name must have 1 to {TOKEN_NAME_MAX} printable characters.",
+            ["name"],
+        )
+    return name
+
+
+async def create_token(
+    services: Services, principal: Principal, data: CreateTokenInput
+) -> tuple[AccessToken, str]:
+    """A token owned by the caller. Returns the row and the value, which is never stored."""
+    require(services.policy, principal, Action.CREATE_TOKEN)
+    assert principal.org_id is not None
+    assert principal.user_id is not None
+    name = clean_token_name(data.name)
+    now = services.clock.now()
+    check_future(data.expires_at, now, "expiresAt")
+    username = USERNAME_PREFIX + secrets.token_hex(8)
+    value = services.signer.issue(
+        TokenKind.ACCESS,
+        subject=principal.user_id,
+        org_id=principal.org_id,
+        jti=username,
+        now=now,
+        expires_at=data.expires_at,
+    )
+    async with services.db.write() as session:
+        if await _active_name_taken(session, principal.user_id, name, now):
+            raise Rejected(
+                "TOKEN_NAME_TAKEN", f"You already have an active token named {name!r}.", ["name"]
+            )
+        token = AccessToken(
+            org_id=principal.org_id,
+            owner_id=principal.user_id,
+            name=name,
+            permission=data.permission,
+            username=username,
+            secret_hash=sha256_hex(value),
+            created_at=now,
+            expires_at=data.expires_at,
+        )
+        session.add(token)
+        await session.flush()
+        audit.record(
+            session,
+            principal,
+            "token.create",
+            org_id=principal.org_id,
+            now=now,
+            target=token,
+            after=audit.token_snapshot(token, now),
+        )
+    return token, value
+
+
+async def _active_name_taken(
+    session: AsyncSession, owner_id: int, name: str, now: datetime
+) -> bool:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(AccessToken)
+        .where(
+            col(AccessToken.owner_id) == owner_id,
+            col(AccessToken.name) == name,
+            status_condition(TokenStatus.ACTIVE, now),
+        )
+    )
+    return bool(count)
+
+
+async def _load_token(session: AsyncSession, principal: Principal, token_id: int) -> AccessToken:
+    token = await session.get(AccessToken, token_id, populate_existing=True)
+    if token is None or token.org_id != principal.org_id:
+        raise not_found("Token", ["tokenId"])
+    return token
+
+
+async def revoke_token(services: Services, principal: Principal, token_id: int) -> AccessToken:
+    """R15: immediate and final. Admins revoke any token, developers their own."""
+    require(services.policy, principal, Action.REVOKE_TOKEN)
+    now = services.clock.now()
+    async with services.db.write() as session:
+        token = await _load_token(session, principal, token_id)
+        require(services.policy, principal, Action.REVOKE_TOKEN, token)
+        if token.revoked_at is not None:
+            raise Rejected("TOKEN_ALREADY_REVOKED", "This token is already revoked.", ["tokenId"])
+        before = audit.token_snapshot(token, now)
+        token.revoked_at = now
+        token.revoked_by_id = principal.user_id
+        assert principal.org_id is not None
+        audit.record(
+            session,
+            principal,
+            "token.revoke",
+            org_id=principal.org_id,
+            now=now,
+            target=token,
+            before=before,
+            after=audit.token_snapshot(token, now),
+        )
+    return token
+
+
+async def delete_token(services: Services, principal: Principal, token_id: int) -> int:
+    """R16: only EXPIRED or REVOKED tokens leave the list; who may delete follows revoke."""
+    require(services.policy, principal, Action.DELETE_TOKEN)
+    now = services.clock.now()
+    async with services.db.write() as session:
+        token = await _load_token(session, principal, token_id)
+        require(services.policy, principal, Action.DELETE_TOKEN, token)
+        if token.status_at(now) == TokenStatus.ACTIVE:
+            raise Rejected(
+                "TOKEN_ACTIVE",
+                "Revoke the token (or let it expire) before deleting it.",
+                ["tokenId"],
+            )
+        assert principal.org_id is not None
+        audit.record(
+            session,
+            principal,
+            "token.delete",
+            org_id=principal.org_id,
+            now=now,
+            target=token,
+            before=audit.token_snapshot(token, now),
+        )
+        await session.delete(token)
+    return token_id

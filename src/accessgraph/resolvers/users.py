@@ -1,0 +1,300 @@
+"""Team members: list, create, change role, delete (R2-R6, R11)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from accessgraph.auth.passwords import hash_password
+from accessgraph.auth.policy import Action, require
+from accessgraph.auth.principal import Principal
+from accessgraph.db import lock_organization
+from accessgraph.errors import Rejected, not_found
+from accessgraph.models import AccessToken, Invitation, LoginSession, TeamRole, User, UserStatus
+from accessgraph.resolvers import audit
+from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page
+from accessgraph.resolvers.validation import check_password, clean_email, clean_name
+from accessgraph.services import Services
+
+SEARCH_MAX = 100
+
+
+@dataclass(frozen=True, slots=True)
+class UserFilter:
+    status: UserStatus | None = None
+    role: TeamRole | None = None
+    search: str | None = None
+
+
+def status_condition(status: UserStatus, now: datetime) -> ColumnElement[bool]:
+    """SQL for a user's status as shown (EXPIRED is derived from the invitation's expiry)."""
+    invited = col(User.status) == UserStatus.INVITED
+    expired = and_(
+        invited,
+        col(User.invitation_expires_at).is_not(None),
+        col(User.invitation_expires_at) <= now,
+    )
+    if status == UserStatus.EXPIRED:
+        return expired
+    if status == UserStatus.INVITED:
+        return and_(
+            invited,
+            or_(col(User.invitation_expires_at).is_(None), col(User.invitation_expires_at) > now),
+        )
+    return col(User.status) == status
+
+
+def user_conditions(org_id: int, flt: UserFilter, now: datetime) -> ColumnElement[bool]:
+    conditions = [col(User.org_id) == org_id, col(User.deleted_at).is_(None)]
+    if flt.status is not None:
+        conditions.append(status_condition(flt.status, now))
+    if flt.role is not None:
+        conditions.append(col(User.role) == flt.role)
+    if flt.search:
+        term = flt.search.strip()[:SEARCH_MAX].casefold()
+        escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        conditions.append(
+            or_(
+                col(User.email_normalized).like(pattern, escape="\\"),
+                func.lower(col(User.first_name)).like(pattern, escape="\\"),
+                func.lower(col(User.last_name)).like(pattern, escape="\\"),
+            )
+        )
+    return and_(*conditions)
+
+
+async def list_users(
+    services: Services, principal: Principal, flt: UserFilter, args: PageArgs
+) -> Page[User]:
+    require(services.policy, principal, Action.VIEW_USERS)
+    assert principal.org_id is not None
+    where = user_conditions(principal.org_id, flt, services.clock.now())
+    return await fetch_page(services.db, User, where, args)
+
+
+async def load_live_user(session: AsyncSession, org_id: int, user_id: int) -> User:
+    """A user of this organization that is not deleted, or NOT_FOUND (R1: no cross-org leak)."""
+    user = await session.get(User, user_id, populate_existing=True)
+    if user is None or user.org_id != org_id or user.deleted_at is not None:
+        raise not_found("User", ["userId"])
+    return user
+
+
+async def other_active_admins(session: AsyncSession, user: User) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(
+            col(User.org_id) == user.org_id,
+            col(User.id) != user.id,
+            col(User.role) == TeamRole.ADMIN,
+            col(User.status) == UserStatus.ACTIVE,
+            col(User.deleted_at).is_(None),
+        )
+    )
+    return int(count or 0)
+
+
+def _holds_last_admin_seat(user: User) -> bool:
+    return user.role == TeamRole.ADMIN and user.status == UserStatus.ACTIVE
+
+
+async def _refuse_last_admin(session: AsyncSession, user: User, doing: str) -> None:
+    """R4: the organization keeps at least one ACTIVE admin. The caller holds the org lock."""
+    if _holds_last_admin_seat(user) and await other_active_admins(session, user) == 0:
+        raise Rejected(
+            "LAST_ADMIN",
+            f"Cannot {doing} the last active admin; make another user an admin first.",
+            ["userId"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CreateUserInput:
+    email: str
+    password: str
+    role: TeamRole = TeamRole.DEVELOPER
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+async def create_user(services: Services, principal: Principal, data: CreateUserInput) -> User:
+    """R11: a user with an initial password, INVITED until their first successful login."""
+    require(services.policy, principal, Action.INVITE_USER)
+    assert principal.org_id is not None
+    email, normalized = clean_email(data.email)
+    check_password(data.password)
+    first = clean_name(data.first_name, "firstName")
+    last = clean_name(data.last_name, "lastName")
+    password_hash = hash_password(data.password)
+    now = services.clock.now()
+    async with services.db.write() as session:
+        user = await add_user(
+            session,
+            principal.org_id,
+            email,
+            normalized,
+            data.role,
+            first,
+            last,
+            now,
+            password_hash=password_hash,
+        )
+        audit.record(
+            session,
+            principal,
+            "user.create",
+            org_id=principal.org_id,
+            now=now,
+            target=user,
+            after=audit.user_snapshot(user, now),
+        )
+    return user
+
+
+async def add_user(
+    session: AsyncSession,
+    org_id: int,
+    email: str,
+    normalized: str,
+    role: TeamRole,
+    first: str | None,
+    last: str | None,
+    now: datetime,
+    *,
+    password_hash: str | None = None,
+    invitation_expires_at: datetime | None = None,
+) -> User:
+    """Insert an INVITED user, or EMAIL_TAKEN if a live user of the org has that email (R2)."""
+    taken = await session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(
+            col(User.org_id) == org_id,
+            col(User.email_normalized) == normalized,
+            col(User.deleted_at).is_(None),
+        )
+    )
+    if taken:
+        raise Rejected(
+            "EMAIL_TAKEN", f"{email} is already a member of this organization.", ["email"]
+        )
+    user = User(
+        org_id=org_id,
+        email=email,
+        email_normalized=normalized,
+        first_name=first,
+        last_name=last,
+        role=role,
+        status=UserStatus.INVITED,
+        password_hash=password_hash,
+        invitation_expires_at=invitation_expires_at,
+        created_at=now,
+    )
+    session.add(user)
+    try:
+        await session.flush()
+    except IntegrityError:  # a concurrent insert won the unique index
+        raise Rejected(
+            "EMAIL_TAKEN", f"{email} is already a member of this organization.", ["email"]
+        ) from None
+    return user
+
+
+async def update_user_role(
+    services: Services, principal: Principal, user_id: int, role: TeamRole
+) -> User:
+    require(services.policy, principal, Action.UPDATE_USER_ROLE)
+    assert principal.org_id is not None
+    now = services.clock.now()
+    async with services.db.write() as session:
+        await lock_organization(session, principal.org_id)
+        user = await load_live_user(session, principal.org_id, user_id)
+        require(services.policy, principal, Action.UPDATE_USER_ROLE, user)
+        if user.role == role:
+            return user
+        if role != TeamRole.ADMIN:
+            await _refuse_last_admin(session, user, "demote")
+        before = audit.user_snapshot(user, now)
+        user.role = role
+        audit.record(
+            session,
+            principal,
+            "user.role_update",
+            org_id=principal.org_id,
+            now=now,
+            target=user,
+            before=before,
+            after=audit.user_snapshot(user, now),
+        )
+    return user
+
+
+async def delete_user(services: Services, principal: Principal, user_id: int) -> User:
+    """R6: the user's sessions end and every token they own is revoked (and kept, as revoked)."""
+    require(services.policy, principal, Action.DELETE_USER)
+    assert principal.org_id is not None
+    now = services.clock.now()
+    async with services.db.write() as session:
+        await lock_organization(session, principal.org_id)
+        user = await load_live_user(session, principal.org_id, user_id)
+        require(services.policy, principal, Action.DELETE_USER, user)
+        await _refuse_last_admin(session, user, "delete")
+        before = audit.user_snapshot(user, now)
+        user.deleted_at = now
+        tokens = (
+            (
+                await session.execute(
+                    select(AccessToken).where(
+                        col(AccessToken.owner_id) == user.id, col(AccessToken.revoked_at).is_(None)
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for token in tokens:
+            token_before = audit.token_snapshot(token, now)
+            token.revoked_at = now
+            token.revoked_by_id = principal.user_id
+            audit.record(
+                session,
+                principal,
+                "token.revoke",
+                org_id=principal.org_id,
+                now=now,
+                target=token,
+                before=token_before,
+                after={**audit.token_snapshot(token, now), "reason": "owner deleted"},
+            )
+        await session.execute(
+            update(LoginSession)
+            .where(col(LoginSession.user_id) == user.id, col(LoginSession.revoked_at).is_(None))
+            .values(revoked_at=now)
+        )
+        await session.execute(
+            update(Invitation)
+            .where(
+                col(Invitation.user_id) == user.id,
+                col(Invitation.used_at).is_(None),
+                col(Invitation.superseded_at).is_(None),
+            )
+            .values(superseded_at=now)
+        )
+        audit.record(
+            session,
+            principal,
+            "user.delete",
+            org_id=principal.org_id,
+            now=now,
+            target=user,
+            before=before,
+            after=audit.user_snapshot(user, now),
+        )
+    return user

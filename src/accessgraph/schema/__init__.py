@@ -1,0 +1,79 @@
+"""Assembles Query and Mutation from the domain modules, with the schema's extensions."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.types import ExecutionContext
+
+from accessgraph.schema.audit import AuditQueries
+from accessgraph.schema.base import Node
+from accessgraph.schema.context import Context
+from accessgraph.schema.node import resolve_node
+from accessgraph.schema.organization import OrganizationMutations, OrganizationQueries
+from accessgraph.schema.tokens import TokenMutations, TokenQueries
+from accessgraph.schema.users import UserMutations, UserQueries
+
+log = logging.getLogger("accessgraph.graphql")
+
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 4000
+
+
+@strawberry.type
+class Query(OrganizationQueries, UserQueries, TokenQueries, AuditQueries):
+    @strawberry.field(description="Any object by its global ID, if you may see it.")
+    async def node(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Node | None:
+        return await resolve_node(info, id)
+
+
+@strawberry.type
+class Mutation(OrganizationMutations, UserMutations, TokenMutations):
+    pass
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """Errors raised by our code on purpose are GraphQLErrors; anything else is a bug."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class AccessGraphSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Expected errors (FORBIDDEN, validation) are the client's business, not the log's;
+        # unexpected ones are logged with their traceback before MaskErrors hides them.
+        for error in errors:
+            if is_unexpected(error):
+                log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+
+
+def build_schema(**overrides: Any) -> strawberry.Schema:
+    return AccessGraphSchema(
+        query=Query,
+        mutation=Mutation,
+        extensions=[
+            # Factories: a fresh extension per operation (they keep per-operation state);
+            # the parser and validation caches live at module level and persist.
+            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: ParserCache(maxsize=256),
+            lambda: ValidationCache(maxsize=256),
+            lambda: MaskErrors(should_mask_error=is_unexpected),
+        ],
+        **overrides,
+    )

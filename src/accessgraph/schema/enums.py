@@ -1,0 +1,30 @@
+"""API enums: the stored enums, registered with strawberry under the names API.md fixes.
+
+`strawberry.enum` registers the class in place, so these aliases are the model enums
+themselves: resolvers pass stored values through unconverted.
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import strawberry
+
+from accessgraph.auth import policy
+from accessgraph.models import enums
+
+strawberry.enum(enums.TeamRole, description="R3: ADMIN or DEVELOPER.")
+strawberry.enum(
+    enums.UserStatus,
+    description="ACTIVE (signed up), INVITED (pending), EXPIRED (link expired), "
+    "FAILED (email not delivered).",
+)
+strawberry.enum(enums.TokenPermission, description="R12: what a token may do.")
+strawberry.enum(enums.TokenStatus)
+strawberry.enum(policy.TeamPermission, description="The rows of the R3 team matrix.")
+
+TeamRole: TypeAlias = enums.TeamRole
+UserStatus: TypeAlias = enums.UserStatus
+TokenPermission: TypeAlias = enums.TokenPermission
+TokenStatus: TypeAlias = enums.TokenStatus
+TeamPermission: TypeAlias = policy.TeamPermission

@@ -1,0 +1,27 @@
+"""Small glue shared by the domain schema modules."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import TypeVar
+
+from accessgraph.errors import Rejected, not_found
+from accessgraph.schema.base import UserError, from_global_id
+
+T = TypeVar("T")
+
+
+async def attempt(work: Awaitable[T]) -> tuple[T | None, list[UserError]]:
+    """Run a use case; a `Rejected` becomes the payload's `errors` (its transaction rolled back)."""
+    try:
+        return await work, []
+    except Rejected as rejected:
+        return None, UserError.of(rejected.problems)
+
+
+def decode_id(global_id: str, type_name: str, field: str) -> int:
+    """The primary key behind a global ID, or NOT_FOUND for a malformed or foreign-type ID."""
+    pk = from_global_id(global_id, type_name)
+    if pk is None:
+        raise not_found(type_name, [field])
+    return pk

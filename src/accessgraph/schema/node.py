@@ -1,0 +1,51 @@
+"""`node(id:)`: any object by global ID, if the viewer may see it; otherwise null (R1)."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import strawberry
+from sqlmodel import SQLModel
+
+from accessgraph import models
+from accessgraph.auth.policy import Action
+from accessgraph.schema.audit import AuditEvent
+from accessgraph.schema.base import Node, parse_global_id
+from accessgraph.schema.context import Context
+from accessgraph.schema.organization import Organization
+from accessgraph.schema.tokens import Token
+from accessgraph.schema.users import User
+
+Info = strawberry.Info[Context, None]
+M = TypeVar("M", bound=SQLModel)
+
+
+async def resolve_node(info: Info, global_id: str) -> Node | None:
+    ctx = info.context
+    parsed = parse_global_id(global_id)
+    if parsed is None or not ctx.principal.is_authenticated:
+        return None
+    type_name, pk = parsed
+    if type_name == "User":
+        user = await ctx.loaders.user_by_id.load(pk)
+        if user is None or user.deleted_at is not None or not ctx.can(Action.VIEW_USERS, user):
+            return None
+        return User.of(user, ctx.now)
+    if type_name == "Organization":
+        return (
+            Organization.of(org)
+            if pk == ctx.principal.org_id and (org := await _get(ctx, models.Organization, pk))
+            else None
+        )
+    if type_name == "Token":
+        token = await _get(ctx, models.AccessToken, pk)
+        return Token.of(token, ctx.now) if token and ctx.can(Action.VIEW_TOKENS, token) else None
+    if type_name == "AuditEvent":
+        event = await _get(ctx, models.AuditEvent, pk)
+        return AuditEvent.of(event) if event and ctx.can(Action.VIEW_AUDIT_EVENTS, event) else None
+    return None
+
+
+async def _get(ctx: Context, table: type[M], pk: int) -> M | None:
+    async with ctx.services.db.session() as session:
+        return await session.get(table, pk)

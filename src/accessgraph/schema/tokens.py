@@ -1,0 +1,190 @@
+"""Access tokens: types, inputs, payloads, root fields (R12-R17). No field returns a value,
+except `CreateTokenPayload.secret`, once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from accessgraph import models
+from accessgraph.auth.directives import requires
+from accessgraph.auth.policy import Action
+from accessgraph.resolvers import tokens
+from accessgraph.resolvers.pagination import PageArgs
+from accessgraph.schema.base import Connection, Node, UserError, from_global_id, to_global_id
+from accessgraph.schema.context import Context
+from accessgraph.schema.enums import TokenPermission, TokenStatus
+from accessgraph.schema.helpers import attempt, decode_id
+
+if TYPE_CHECKING:
+    from accessgraph.schema.users import User
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type(description="An access token for automation (R12).")
+class Token(Node):
+    name: str
+    permission: TokenPermission
+    username: str = strawberry.field(description="Token-specific username for HTTP Basic (R17).")
+    status: TokenStatus
+    created_at: datetime
+    expires_at: datetime | None = strawberry.field(description="null: never expires.")
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+    _model: strawberry.Private[models.AccessToken]
+
+    @classmethod
+    def of(cls, token: models.AccessToken, now: datetime) -> Token:
+        assert token.id is not None
+        return cls(
+            id=strawberry.ID(to_global_id("Token", token.id)),
+            name=token.name,
+            permission=token.permission,
+            username=token.username,
+            status=token.status_at(now),
+            created_at=token.created_at,
+            expires_at=token.expires_at,
+            last_used_at=token.last_used_at,
+            revoked_at=token.revoked_at,
+            _model=token,
+        )
+
+    @strawberry.field
+    async def created_by(
+        self, info: Info
+    ) -> Annotated[User, strawberry.lazy("accessgraph.schema.users")] | None:
+        from accessgraph.schema.users import User
+
+        row = await info.context.loaders.user_by_id.load(self._model.owner_id)
+        return User.of(row, info.context.now) if row is not None else None
+
+    @strawberry.field
+    def viewer_can_revoke(self, info: Info) -> bool:
+        return self.status != models.TokenStatus.REVOKED and info.context.can(
+            Action.REVOKE_TOKEN, self._model
+        )
+
+    @strawberry.field
+    def viewer_can_delete(self, info: Info) -> bool:
+        return self.status != models.TokenStatus.ACTIVE and info.context.can(
+            Action.DELETE_TOKEN, self._model
+        )
+
+
+@strawberry.input
+class TokenFilter:
+    status: TokenStatus | None = None
+    created_by: strawberry.ID | None = strawberry.field(default=None, description="A User ID.")
+
+
+@strawberry.input
+class CreateTokenInput:
+    name: str = strawberry.field(description='What it is for, e.g. "k8s-production".')
+    permission: TokenPermission
+    expires_at: datetime | None = strawberry.field(default=None, description="null: never.")
+
+
+@strawberry.input
+class RevokeTokenInput:
+    token_id: strawberry.ID
+
+
+@strawberry.input
+class DeleteTokenInput:
+    token_id: strawberry.ID
+
+
+@strawberry.type
+class CreateTokenPayload:
+    token: Token | None
+    secret: str | None = strawberry.field(
+        description="The token's value. Shown only here, once: store it now (R13)."
+    )
+    errors: list[UserError]
+
+
+@strawberry.type
+class RevokeTokenPayload:
+    token: Token | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class DeleteTokenPayload:
+    deleted_token_id: strawberry.ID | None
+    errors: list[UserError]
+
+
+def _token(row: models.AccessToken | None, now: datetime) -> Token | None:
+    return Token.of(row, now) if row is not None else None
+
+
+@strawberry.type
+class TokenQueries:
+    @strawberry.field(
+        extensions=requires(Action.VIEW_TOKENS),
+        description="Admins see every token of the organization, developers their own.",
+    )
+    async def tokens(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: TokenFilter | None = None,
+    ) -> Connection[Token] | None:
+        ctx = info.context
+        flt = filter or TokenFilter()
+        created_by = None
+        if flt.created_by is not None:
+            # An unknown or foreign ID matches nothing (0 is never a primary key).
+            created_by = from_global_id(flt.created_by, "User") or 0
+        page = await tokens.list_tokens(
+            ctx.services,
+            ctx.principal,
+            tokens.TokenFilter(status=flt.status, created_by=created_by),
+            PageArgs(first=first, after=after, last=last, before=before),
+        )
+        return Connection.of(page, lambda row: Token.of(row, ctx.now))
+
+
+@strawberry.type
+class TokenMutations:
+    @strawberry.mutation(extensions=requires(Action.CREATE_TOKEN))
+    async def create_token(self, info: Info, input: CreateTokenInput) -> CreateTokenPayload | None:
+        ctx = info.context
+        data = tokens.CreateTokenInput(input.name, input.permission, input.expires_at)
+        result, errors = await attempt(tokens.create_token(ctx.services, ctx.principal, data))
+        if result is None:
+            return CreateTokenPayload(token=None, secret=None, errors=errors)
+        row, secret = result
+        return CreateTokenPayload(
+            token=Token.of(row, ctx.services.clock.now()), secret=secret, errors=[]
+        )
+
+    @strawberry.mutation(extensions=requires(Action.REVOKE_TOKEN), description="R15.")
+    async def revoke_token(self, info: Info, input: RevokeTokenInput) -> RevokeTokenPayload | None:
+        ctx = info.context
+
+        async def work() -> models.AccessToken:
+            token_id = decode_id(input.token_id, "Token", "tokenId")
+            return await tokens.revoke_token(ctx.services, ctx.principal, token_id)
+
+        row, errors = await attempt(work())
+        return RevokeTokenPayload(token=_token(row, ctx.services.clock.now()), errors=errors)
+
+    @strawberry.mutation(extensions=requires(Action.DELETE_TOKEN), description="R16.")
+    async def delete_token(self, info: Info, input: DeleteTokenInput) -> DeleteTokenPayload | None:
+        ctx = info.context
+
+        async def work() -> int:
+            token_id = decode_id(input.token_id, "Token", "tokenId")
+            return await tokens.delete_token(ctx.services, ctx.principal, token_id)
+
+        pk, errors = await attempt(work())
+        deleted = strawberry.ID(to_global_id("Token", pk)) if pk else None
+        return DeleteTokenPayload(deleted_token_id=deleted, errors=errors)

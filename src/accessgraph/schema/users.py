@@ -1,0 +1,271 @@
+"""Team members and invitations: types, inputs, payloads, root fields (R2-R11)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from accessgraph import models
+from accessgraph.auth.directives import requires
+from accessgraph.auth.policy import Action
+from accessgraph.resolvers import invitations, users
+from accessgraph.resolvers.pagination import PageArgs
+from accessgraph.schema.base import Connection, Node, UserError, to_global_id
+from accessgraph.schema.context import Context
+from accessgraph.schema.enums import TeamRole, UserStatus
+from accessgraph.schema.helpers import attempt, decode_id
+
+if TYPE_CHECKING:
+    from accessgraph.schema.tokens import Token
+
+Info = strawberry.Info[Context, None]
+
+
+@strawberry.type(description="A member of the organization (R2).")
+class User(Node):
+    first_name: str | None
+    last_name: str | None
+    email: str
+    role: TeamRole
+    status: UserStatus
+    last_login_at: datetime | None
+    created_at: datetime
+    deleted_at: datetime | None
+    _model: strawberry.Private[models.User]
+
+    @classmethod
+    def of(cls, user: models.User, now: datetime) -> User:
+        assert user.id is not None
+        return cls(
+            id=strawberry.ID(to_global_id("User", user.id)),
+            first_name=user.first_name,
+            last_name=user.last_name,
+            email=user.email,
+            role=user.role,
+            status=user.status_at(now),
+            last_login_at=user.last_login_at,
+            created_at=user.created_at,
+            deleted_at=user.deleted_at,
+            _model=user,
+        )
+
+    @strawberry.field
+    def full_name(self) -> str:
+        return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+    @strawberry.field(description="The tokens this user created that the viewer may see.")
+    async def tokens(
+        self, info: Info
+    ) -> list[Annotated[Token, strawberry.lazy("accessgraph.schema.tokens")]]:
+        from accessgraph.schema.tokens import Token
+
+        assert self._model.id is not None
+        rows = await info.context.loaders.tokens_by_owner.load(self._model.id)
+        return [Token.of(row, info.context.now) for row in rows]
+
+    @strawberry.field
+    def viewer_can_update_role(self, info: Info) -> bool:
+        return self.deleted_at is None and info.context.can(Action.UPDATE_USER_ROLE, self._model)
+
+    @strawberry.field
+    def viewer_can_delete(self, info: Info) -> bool:
+        return self.deleted_at is None and info.context.can(Action.DELETE_USER, self._model)
+
+    @strawberry.field
+    def viewer_can_resend_invitation(self, info: Info) -> bool:
+        return invitations.can_resend(self._model, info.context.now) and info.context.can(
+            Action.INVITE_USER, self._model
+        )
+
+
+@strawberry.input
+class UserFilter:
+    status: UserStatus | None = None
+    role: TeamRole | None = None
+    search: str | None = strawberry.field(default=None, description="Part of the name or email.")
+
+
+@strawberry.input
+class InviteUserInput:
+    email: str
+    role: TeamRole = models.TeamRole.DEVELOPER
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+@strawberry.input
+class ResendInvitationInput:
+    user_id: strawberry.ID
+
+
+@strawberry.input
+class AcceptInvitationInput:
+    token: str = strawberry.field(description="The secret from the sign-up link.")
+    password: str
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+@strawberry.input
+class CreateUserInput:
+    email: str
+    password: str
+    role: TeamRole = models.TeamRole.DEVELOPER
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+@strawberry.input
+class UpdateUserRoleInput:
+    user_id: strawberry.ID
+    role: TeamRole
+
+
+@strawberry.input
+class DeleteUserInput:
+    user_id: strawberry.ID
+
+
+@strawberry.type
+class InviteUserPayload:
+    user: User | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class ResendInvitationPayload:
+    user: User | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class AcceptInvitationPayload:
+    user: User | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class CreateUserPayload:
+    user: User | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class UpdateUserRolePayload:
+    user: User | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class DeleteUserPayload:
+    deleted_user_id: strawberry.ID | None
+    errors: list[UserError]
+
+
+def _user(row: models.User | None, now: datetime) -> User | None:
+    return User.of(row, now) if row is not None else None
+
+
+@strawberry.type
+class UserQueries:
+    @strawberry.field(extensions=requires(Action.VIEW_USERS), description="The team page.")
+    async def users(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: UserFilter | None = None,
+    ) -> Connection[User] | None:
+        ctx = info.context
+        flt = filter or UserFilter()
+        page = await users.list_users(
+            ctx.services,
+            ctx.principal,
+            users.UserFilter(status=flt.status, role=flt.role, search=flt.search),
+            PageArgs(first=first, after=after, last=last, before=before),
+        )
+        return Connection.of(page, lambda row: User.of(row, ctx.now))
+
+    @strawberry.field(extensions=requires(Action.VIEW_USERS))
+    async def user(self, info: Info, id: strawberry.ID) -> User | None:
+        from accessgraph.schema.base import from_global_id
+
+        pk = from_global_id(id, "User")
+        row = await info.context.loaders.user_by_id.load(pk) if pk else None
+        return _user(row if row is not None and row.deleted_at is None else None, info.context.now)
+
+
+@strawberry.type
+class UserMutations:
+    @strawberry.mutation(
+        extensions=requires(Action.INVITE_USER), description="R7: invite by email."
+    )
+    async def invite_user(self, info: Info, input: InviteUserInput) -> InviteUserPayload | None:
+        ctx = info.context
+        data = invitations.InviteInput(input.email, input.role, input.first_name, input.last_name)
+        row, errors = await attempt(invitations.invite_user(ctx.services, ctx.principal, data))
+        return InviteUserPayload(user=_user(row, ctx.services.clock.now()), errors=errors)
+
+    @strawberry.mutation(extensions=requires(Action.INVITE_USER), description="R9: a new link.")
+    async def resend_invitation(
+        self, info: Info, input: ResendInvitationInput
+    ) -> ResendInvitationPayload | None:
+        ctx = info.context
+
+        async def work() -> models.User:
+            user_id = decode_id(input.user_id, "User", "userId")
+            return await invitations.resend_invitation(ctx.services, ctx.principal, user_id)
+
+        row, errors = await attempt(work())
+        return ResendInvitationPayload(user=_user(row, ctx.services.clock.now()), errors=errors)
+
+    @strawberry.mutation(extensions=requires(Action.AUTHENTICATE), description="R10: public.")
+    async def accept_invitation(
+        self, info: Info, input: AcceptInvitationInput
+    ) -> AcceptInvitationPayload | None:
+        ctx = info.context
+        data = invitations.AcceptInput(
+            input.token, input.password, input.first_name, input.last_name
+        )
+        row, errors = await attempt(invitations.accept_invitation(ctx.services, data))
+        return AcceptInvitationPayload(user=_user(row, ctx.services.clock.now()), errors=errors)
+
+    @strawberry.mutation(
+        extensions=requires(Action.INVITE_USER), description="R11: with a password."
+    )
+    async def create_user(self, info: Info, input: CreateUserInput) -> CreateUserPayload | None:
+        ctx = info.context
+        data = users.CreateUserInput(
+            input.email, input.password, input.role, input.first_name, input.last_name
+        )
+        row, errors = await attempt(users.create_user(ctx.services, ctx.principal, data))
+        return CreateUserPayload(user=_user(row, ctx.services.clock.now()), errors=errors)
+
+    @strawberry.mutation(extensions=requires(Action.UPDATE_USER_ROLE))
+    async def update_user_role(
+        self, info: Info, input: UpdateUserRoleInput
+    ) -> UpdateUserRolePayload | None:
+        ctx = info.context
+
+        async def work() -> models.User:
+            user_id = decode_id(input.user_id, "User", "userId")
+            return await users.update_user_role(ctx.services, ctx.principal, user_id, input.role)
+
+        row, errors = await attempt(work())
+        return UpdateUserRolePayload(user=_user(row, ctx.services.clock.now()), errors=errors)
+
+    @strawberry.mutation(extensions=requires(Action.DELETE_USER), description="R6.")
+    async def delete_user(self, info: Info, input: DeleteUserInput) -> DeleteUserPayload | None:
+        ctx = info.context
+
+        async def work() -> models.User:
+            user_id = decode_id(input.user_id, "User", "userId")
+            return await users.delete_user(ctx.services, ctx.principal, user_id)
+
+        row, errors = await attempt(work())
+        deleted = strawberry.ID(to_global_id("User", row.id)) if row and row.id else None
+        return DeleteUserPayload(deleted_user_id=deleted, errors=errors)

@@ -1,0 +1,37 @@
+"""The collaborators one app instance owns, built once by `create_app` (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from accessgraph.auth.policy import Policy, default_policy
+from accessgraph.auth.tokens import TokenSigner
+from accessgraph.clock import Clock, SystemClock
+from accessgraph.db import Database
+from accessgraph.mail import Mailer, mailer_for
+from accessgraph.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    db: Database
+    clock: Clock
+    signer: TokenSigner
+    mailer: Mailer
+    policy: Policy
+
+    @classmethod
+    def build(
+        cls, settings: Settings, *, clock: Clock | None = None, mailer: Mailer | None = None
+    ) -> Services:
+        return cls(
+            settings=settings,
+            db=Database(settings.database_url, echo=settings.sql_echo),
+            clock=clock or SystemClock(),
+            signer=TokenSigner(
+                settings.secret_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience
+            ),
+            mailer=mailer or mailer_for(settings.smtp_url, settings.mail_from),
+            policy=default_policy(),
+        )

@@ -1,0 +1,324 @@
+"""Test harness: a fresh database per test, the real ASGI app over httpx, and factories.
+
+The database is SQLite by default; set ACCESSGRAPH_TEST_DATABASE_URL to a
+postgresql+asyncpg:// URL to run the same suite on PostgreSQL. Migrations run once per session
+into a template (SQLite: a file copied per test; PostgreSQL: tables truncated per test), so
+every test starts from the schema Alembic builds, empty.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from accessgraph.app import create_app
+from accessgraph.auth.passwords import hash_password
+from accessgraph.auth.principal import Principal
+from accessgraph.clock import FrozenClock
+from accessgraph.mail import MailDeliveryError, OutgoingEmail
+from accessgraph.migrate import upgrade
+from accessgraph.models import Organization, TeamRole, TokenPermission, User, UserStatus
+from accessgraph.resolvers import sessions, tokens
+from accessgraph.schema.base import to_global_id
+from accessgraph.services import Services
+from accessgraph.settings import Settings
+
+PASSWORD = "correct horse battery staple"
+_PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: argon2 costs ~0.1 s by design
+START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+TEST_DB_URL = os.environ.get("ACCESSGRAPH_TEST_DATABASE_URL", "")
+TABLES = [
+    "audit_events", "outbox_emails", "login_sessions", "invitations", "access_tokens", "users",
+    "organizations",
+]
+
+
+def is_postgres() -> bool:
+    return TEST_DB_URL.startswith("postgresql")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not is_postgres():
+        skip = pytest.mark.skip(reason="needs PostgreSQL (set ACCESSGRAPH_TEST_DATABASE_URL)")
+        for item in items:
+            if "postgres_only" in item.keywords:
+                item.add_marker(skip)
+
+
+# --- database -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Migrate once: a template SQLite file, or the PostgreSQL test database from scratch."""
+    if is_postgres():
+        async def reset() -> None:
+            engine = create_async_engine(TEST_DB_URL, poolclass=NullPool)
+            async with engine.begin() as conn:
+                await conn.execute(text("DROP SCHEMA public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+            await engine.dispose()
+
+        asyncio.run(reset())
+        upgrade(TEST_DB_URL)
+        return TEST_DB_URL
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url)
+    return str(path)
+
+
+@pytest.fixture
+async def database_url(template_db: str, tmp_path: Path) -> AsyncIterator[str]:
+    if is_postgres():
+        engine = create_async_engine(TEST_DB_URL, poolclass=NullPool)
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        await engine.dispose()
+        yield TEST_DB_URL
+    else:
+        path = tmp_path / "test.db"
+        shutil.copyfile(template_db, path)
+        yield f"sqlite+aiosqlite:///{path}"
+
+
+# --- the app --------------------------------------------------------------------------------
+
+class RecordingMailer:
+    """Captures emails; `fail = True` makes delivery fail like an unreachable SMTP server."""
+
+    delivers = True
+
+    def __init__(self) -> None:
+        self.sent: list[OutgoingEmail] = []
+        self.fail = False
+
+    async def send(self, message: OutgoingEmail) -> None:
+        if self.fail:
+            raise MailDeliveryError("connection refused")
+        self.sent.append(message)
+
+    def last_secret(self, to: str) -> str:
+        for message in reversed(self.sent):
+            if message.to == to:
+                return message.body.split("token=", 1)[1].split()[0]
+        raise AssertionError(f"no email to {to}")
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def mailer() -> RecordingMailer:
+    return RecordingMailer()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        secret_key="test-signing-key-" + "x" * 40,
+        public_url="http://console.test",
+        invitation_ttl_hours=24,
+    )
+
+
+@pytest.fixture
+async def services(settings: Settings, clock: FrozenClock, mailer: RecordingMailer) -> AsyncIterator[Services]:
+    built = Services.build(settings, clock=clock, mailer=mailer)
+    yield built
+    await built.db.dispose()
+
+
+@pytest.fixture
+async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(services.settings, services=services)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+# --- actors and the GraphQL helper ------------------------------------------------------------
+
+@dataclass
+class Actor:
+    """Someone calling the API: the headers they send, and who they are."""
+
+    name: str
+    headers: dict[str, str]
+    user_pk: int | None = None
+    email: str = ""
+    org_pk: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        assert self.user_pk is not None
+        return to_global_id("User", self.user_pk)
+
+
+ANONYMOUS = Actor("anonymous", {})
+
+
+class Api:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def __call__(
+        self, query: str, variables: dict[str, Any] | None = None, *, as_: Actor = ANONYMOUS,
+        expect_status: int = 200,
+    ) -> dict[str, Any]:
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=as_.headers
+        )
+        assert response.status_code == expect_status, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient) -> Api:
+    return Api(client)
+
+
+class Factory:
+    """Builds organizations, users, sessions and tokens straight through the use cases."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def org(self, name: str = "Acme") -> int:
+        async with self.services.db.write() as session:
+            org = Organization(name=name, created_at=self.services.clock.now())
+            session.add(org)
+            await session.flush()
+            assert org.id is not None
+            return org.id
+
+    async def user(
+        self, org_pk: int, email: str, role: TeamRole = TeamRole.DEVELOPER,
+        status: UserStatus = UserStatus.ACTIVE, *, first: str | None = "Test", last: str | None = None,
+    ) -> int:
+        async with self.services.db.write() as session:
+            user = User(
+                org_id=org_pk, email=email, email_normalized=email.casefold(), first_name=first,
+                last_name=last or email.split("@")[0], role=role, status=status,
+                password_hash=_PASSWORD_HASH if status == UserStatus.ACTIVE else None,
+                created_at=self.services.clock.now(),
+            )
+            session.add(user)
+            await session.flush()
+            assert user.id is not None
+            return user.id
+
+    async def session_actor(self, name: str, user_pk: int) -> Actor:
+        async with self.services.db.session() as session:
+            user = await session.get(User, user_pk)
+        assert user is not None
+        result = await sessions._start_session(self.services, user)
+        return Actor(name, {"Authorization": f"Bearer {result.token}"}, user_pk, user.email, user.org_id)
+
+    async def member(
+        self, org_pk: int, email: str, role: TeamRole = TeamRole.DEVELOPER, name: str | None = None
+    ) -> Actor:
+        return await self.session_actor(name or email, await self.user(org_pk, email, role))
+
+    async def token(
+        self, owner: Actor, permission: TokenPermission = TokenPermission.READ_WRITE,
+        name: str = "automation", expires_at: datetime | None = None,
+    ) -> Actor:
+        async with self.services.db.session() as session:
+            user = await session.get(User, owner.user_pk)
+        assert user is not None
+        principal = Principal(org_id=user.org_id, user_id=user.id, role=user.role, email=user.email)
+        row, value = await tokens.create_token(
+            self.services, principal, tokens.CreateTokenInput(name, permission, expires_at)
+        )
+        assert row.id is not None
+        return Actor(
+            f"{owner.name}'s {permission.value} token", {"Authorization": f"Bearer {value}"},
+            owner.user_pk, owner.email, owner.org_pk,
+            extra={"token_pk": row.id, "value": value, "username": row.username,
+                   "token_id": to_global_id("Token", row.id)},
+        )
+
+
+@pytest.fixture
+def factory(services: Services) -> Factory:
+    return Factory(services)
+
+
+@dataclass
+class World:
+    """Two organizations. Acme: an admin and two developers. Globex: an admin."""
+
+    org: int
+    admin: Actor
+    dev: Actor
+    dev2: Actor
+    other_org: int
+    other_admin: Actor
+
+
+@pytest.fixture
+async def world(factory: Factory) -> World:
+    acme = await factory.org("Acme")
+    globex = await factory.org("Globex")
+    return World(
+        org=acme,
+        admin=await factory.member(acme, "admin@acme.test", TeamRole.ADMIN, "admin"),
+        dev=await factory.member(acme, "dev@acme.test", TeamRole.DEVELOPER, "developer"),
+        dev2=await factory.member(acme, "dev2@acme.test", TeamRole.DEVELOPER, "developer 2"),
+        other_org=globex,
+        other_admin=await factory.member(globex, "admin@globex.test", TeamRole.ADMIN, "other org admin"),
+    )
+
+
+# --- assertions -----------------------------------------------------------------------------
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [e.get("extensions", {}).get("code", "") for e in body.get("errors") or []]
+
+
+def assert_no_permission(body: dict[str, Any], field_name: str) -> None:
+    """A FORBIDDEN top-level error at `field_name`, whose value is null."""
+    assert body["data"] is not None and body["data"].get(field_name) is None, body
+    errors = [e for e in body.get("errors", []) if e.get("path", [None])[0] == field_name]
+    assert errors and errors[0]["extensions"]["code"] == "FORBIDDEN", body
+
+
+def assert_unauthenticated(body: dict[str, Any], field_name: str) -> None:
+    assert body["data"] is None or body["data"].get(field_name) is None, body
+    assert "UNAUTHENTICATED" in error_codes(body), body
+
+
+def payload(body: dict[str, Any], field_name: str) -> dict[str, Any]:
+    """The payload of a mutation that ran (no top-level error)."""
+    assert not body.get("errors"), body
+    result: dict[str, Any] = body["data"][field_name]
+    return result
+
+
+def user_error_codes(body: dict[str, Any], field_name: str) -> list[str]:
+    return [e["code"] for e in payload(body, field_name)["errors"]]
+
+
+@pytest.fixture
+def later(clock: FrozenClock) -> Iterator[Any]:
+    def move(**delta: float) -> None:
+        clock.advance(timedelta(**delta))
+
+    yield move

@@ -40,7 +40,12 @@ _PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: argon2 costs ~0.1 s by 
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TEST_DB_URL = os.environ.get("ACCESSGRAPH_TEST_DATABASE_URL", "")
 TABLES = [
-    "audit_events", "outbox_emails", "login_sessions", "invitations", "access_tokens", "users",
+    "audit_events",
+    "outbox_emails",
+    "login_sessions",
+    "invitations",
+    "access_tokens",
+    "users",
     "organizations",
 ]
 
@@ -59,10 +64,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 # --- database -------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Migrate once: a template SQLite file, or the PostgreSQL test database from scratch."""
     if is_postgres():
+
         async def reset() -> None:
             engine = create_async_engine(TEST_DB_URL, poolclass=NullPool)
             async with engine.begin() as conn:
@@ -94,6 +101,7 @@ async def database_url(template_db: str, tmp_path: Path) -> AsyncIterator[str]:
 
 
 # --- the app --------------------------------------------------------------------------------
+
 
 class RecordingMailer:
     """Captures emails; `fail = True` makes delivery fail like an unreachable SMTP server."""
@@ -137,7 +145,9 @@ def settings(database_url: str) -> Settings:
 
 
 @pytest.fixture
-async def services(settings: Settings, clock: FrozenClock, mailer: RecordingMailer) -> AsyncIterator[Services]:
+async def services(
+    settings: Settings, clock: FrozenClock, mailer: RecordingMailer
+) -> AsyncIterator[Services]:
     built = Services.build(settings, clock=clock, mailer=mailer)
     yield built
     await built.db.dispose()
@@ -152,6 +162,7 @@ async def client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
 
 
 # --- actors and the GraphQL helper ------------------------------------------------------------
+
 
 @dataclass
 class Actor:
@@ -178,7 +189,11 @@ class Api:
         self.client = client
 
     async def __call__(
-        self, query: str, variables: dict[str, Any] | None = None, *, as_: Actor = ANONYMOUS,
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        as_: Actor = ANONYMOUS,
         expect_status: int = 200,
     ) -> dict[str, Any]:
         response = await self.client.post(
@@ -209,13 +224,24 @@ class Factory:
             return org.id
 
     async def user(
-        self, org_pk: int, email: str, role: TeamRole = TeamRole.DEVELOPER,
-        status: UserStatus = UserStatus.ACTIVE, *, first: str | None = "Test", last: str | None = None,
+        self,
+        org_pk: int,
+        email: str,
+        role: TeamRole = TeamRole.DEVELOPER,
+        status: UserStatus = UserStatus.ACTIVE,
+        *,
+        first: str | None = "Test",
+        last: str | None = None,
     ) -> int:
         async with self.services.db.write() as session:
             user = User(
-                org_id=org_pk, email=email, email_normalized=email.casefold(), first_name=first,
-                last_name=last or email.split("@")[0], role=role, status=status,
+                org_id=org_pk,
+                email=email,
+                email_normalized=email.casefold(),
+                first_name=first,
+                last_name=last or email.split("@")[0],
+                role=role,
+                status=status,
                 password_hash=_PASSWORD_HASH if status == UserStatus.ACTIVE else None,
                 created_at=self.services.clock.now(),
             )
@@ -229,7 +255,9 @@ class Factory:
             user = await session.get(User, user_pk)
         assert user is not None
         result = await sessions._start_session(self.services, user)
-        return Actor(name, {"Authorization": f"Bearer {result.token}"}, user_pk, user.email, user.org_id)
+        return Actor(
+            name, {"Authorization": f"Bearer {result.token}"}, user_pk, user.email, user.org_id
+        )
 
     async def member(
         self, org_pk: int, email: str, role: TeamRole = TeamRole.DEVELOPER, name: str | None = None
@@ -237,8 +265,11 @@ class Factory:
         return await self.session_actor(name or email, await self.user(org_pk, email, role))
 
     async def token(
-        self, owner: Actor, permission: TokenPermission = TokenPermission.READ_WRITE,
-        name: str = "automation", expires_at: datetime | None = None,
+        self,
+        owner: Actor,
+        permission: TokenPermission = TokenPermission.READ_WRITE,
+        name: str = "automation",
+        expires_at: datetime | None = None,
     ) -> Actor:
         async with self.services.db.session() as session:
             user = await session.get(User, owner.user_pk)
@@ -249,10 +280,17 @@ class Factory:
         )
         assert row.id is not None
         return Actor(
-            f"{owner.name}'s {permission.value} token", {"Authorization": f"Bearer {value}"},
-            owner.user_pk, owner.email, owner.org_pk,
-            extra={"token_pk": row.id, "value": value, "username": row.username,
-                   "token_id": to_global_id("Token", row.id)},
+            f"{owner.name}'s {permission.value} token",
+            {"Authorization": f"Bearer {value}"},
+            owner.user_pk,
+            owner.email,
+            owner.org_pk,
+            extra={
+                "token_pk": row.id,
+                "value": value,
+                "username": row.username,
+                "token_id": to_global_id("Token", row.id),
+            },
         )
 
 
@@ -283,11 +321,14 @@ async def world(factory: Factory) -> World:
         dev=await factory.member(acme, "dev@acme.test", TeamRole.DEVELOPER, "developer"),
         dev2=await factory.member(acme, "dev2@acme.test", TeamRole.DEVELOPER, "developer 2"),
         other_org=globex,
-        other_admin=await factory.member(globex, "admin@globex.test", TeamRole.ADMIN, "other org admin"),
+        other_admin=await factory.member(
+            globex, "admin@globex.test", TeamRole.ADMIN, "other org admin"
+        ),
     )
 
 
 # --- assertions -----------------------------------------------------------------------------
+
 
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [e.get("extensions", {}).get("code", "") for e in body.get("errors") or []]

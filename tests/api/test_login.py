@@ -23,7 +23,8 @@ LOGOUT = "mutation { logout { ok errors { code } } }"
 
 async def test_login_sets_httponly_strict_cookie_and_authenticates(api: Api, world: World) -> None:
     response = await api.client.post(
-        "/graphql", json={"query": LOGIN, "variables": {"email": "ADMIN@acme.test", "password": PASSWORD}}
+        "/graphql",
+        json={"query": LOGIN, "variables": {"email": "ADMIN@acme.test", "password": PASSWORD}},
     )
     result = response.json()["data"]["login"]
     assert result["errors"] == []
@@ -55,13 +56,17 @@ async def test_login_unknown_email_costs_as_much_as_wrong_password(api: Api, wor
     assert unknown > known * 0.5, (known, unknown)
 
 
-async def test_login_invited_user_without_password_fails(api: Api, factory: Factory, world: World) -> None:
+async def test_login_invited_user_without_password_fails(
+    api: Api, factory: Factory, world: World
+) -> None:
     await factory.user(world.org, "pending@acme.test", status=UserStatus.INVITED)
     body = await api(LOGIN, {"email": "pending@acme.test", "password": PASSWORD})
     assert user_error_codes(body, "login") == ["INVALID_CREDENTIALS"]
 
 
-async def test_login_same_email_in_two_orgs_requires_organization(api: Api, factory: Factory, world: World) -> None:
+async def test_login_same_email_in_two_orgs_requires_organization(
+    api: Api, factory: Factory, world: World
+) -> None:
     await factory.user(world.other_org, "dev@acme.test", TeamRole.ADMIN)
     body = await api(LOGIN, {"email": "dev@acme.test", "password": PASSWORD})
     assert user_error_codes(body, "login") == ["ORGANIZATION_REQUIRED"]
@@ -100,7 +105,11 @@ async def test_session_expires_after_its_ttl(api: Api, world: World, later) -> N
     ],
     ids=["garbage", "alg-none", "unknown-basic", "malformed-basic", "unknown-scheme"],
 )
-async def test_bad_authorization_header_is_unauthenticated(api: Api, world: World, header: str) -> None:
-    response = await api.client.post("/graphql", json={"query": VIEWER}, headers={"Authorization": header})
+async def test_bad_authorization_header_is_unauthenticated(
+    api: Api, world: World, header: str
+) -> None:
+    response = await api.client.post(
+        "/graphql", json={"query": VIEWER}, headers={"Authorization": header}
+    )
     assert response.status_code == 401
     assert error_codes(response.json()) == ["UNAUTHENTICATED"]

@@ -32,6 +32,7 @@ from accessgraph.models import (
     UserStatus,
 )
 from accessgraph.resolvers import audit
+from accessgraph.resolvers.actors import require_now
 from accessgraph.resolvers.users import add_user, load_live_user
 from accessgraph.resolvers.validation import check_password, clean_email, clean_name
 from accessgraph.services import Services
@@ -60,6 +61,7 @@ async def invite_user(services: Services, principal: Principal, data: InviteInpu
     last = clean_name(data.last_name, "lastName")
     now = services.clock.now()
     async with services.db.write() as session:
+        await require_now(services, session, principal, Action.INVITE_USER)
         expires = now + _ttl(services)
         user = await add_user(
             session,
@@ -92,7 +94,7 @@ async def resend_invitation(services: Services, principal: Principal, user_id: i
     now = services.clock.now()
     async with services.db.write() as session:
         user = await load_live_user(session, principal.org_id, user_id)
-        require(services.policy, principal, Action.INVITE_USER, user)
+        await require_now(services, session, principal, Action.INVITE_USER, user)
         if not can_resend(user, now):
             raise Rejected("INVITATION_NOT_PENDING", "This user has already signed up.", ["userId"])
         before = audit.user_snapshot(user, now)

@@ -14,6 +14,7 @@ from accessgraph.auth.principal import Principal
 from accessgraph.errors import Rejected, not_found
 from accessgraph.models import Organization, TeamRole, User, UserStatus
 from accessgraph.resolvers import audit
+from accessgraph.resolvers.actors import require_now
 from accessgraph.resolvers.validation import check_password, clean_email, clean_name
 from accessgraph.services import Services
 
@@ -108,6 +109,7 @@ async def update_settings(
     assert principal.org_id is not None
     now = services.clock.now()
     async with services.db.write() as session:
+        await require_now(services, session, principal, Action.MANAGE_TEAM_SETTINGS)
         org = await session.get(Organization, principal.org_id)
         if org is None:
             raise not_found("Organization")

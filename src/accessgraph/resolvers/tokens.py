@@ -17,6 +17,7 @@ from accessgraph.errors import Rejected, not_found
 from accessgraph.models import AccessToken, TokenPermission, TokenStatus
 from accessgraph.models.token import TOKEN_NAME_MAX
 from accessgraph.resolvers import audit
+from accessgraph.resolvers.actors import require_now
 from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page
 from accessgraph.resolvers.validation import check_future
 from accessgraph.services import Services
@@ -103,6 +104,7 @@ async def create_token(
         expires_at=data.expires_at,
     )
     async with services.db.write() as session:
+        await require_now(services, session, principal, Action.CREATE_TOKEN)
         if await _active_name_taken(session, principal.user_id, name, now):
             raise Rejected(
                 "TOKEN_NAME_TAKEN", f"You already have an active token named {name!r}.", ["name"]
@@ -159,7 +161,7 @@ async def revoke_token(services: Services, principal: Principal, token_id: int) 
     now = services.clock.now()
     async with services.db.write() as session:
         token = await _load_token(session, principal, token_id)
-        require(services.policy, principal, Action.REVOKE_TOKEN, token)
+        await require_now(services, session, principal, Action.REVOKE_TOKEN, token)
         if token.revoked_at is not None:
             raise Rejected("TOKEN_ALREADY_REVOKED", "This token is already revoked.", ["tokenId"])
         before = audit.token_snapshot(token, now)
@@ -185,7 +187,7 @@ async def delete_token(services: Services, principal: Principal, token_id: int) 
     now = services.clock.now()
     async with services.db.write() as session:
         token = await _load_token(session, principal, token_id)
-        require(services.policy, principal, Action.DELETE_TOKEN, token)
+        await require_now(services, session, principal, Action.DELETE_TOKEN, token)
         if token.status_at(now) == TokenStatus.ACTIVE:
             raise Rejected(
                 "TOKEN_ACTIVE",

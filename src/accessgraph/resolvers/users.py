@@ -17,6 +17,7 @@ from accessgraph.db import lock_organization
 from accessgraph.errors import Rejected, not_found
 from accessgraph.models import AccessToken, Invitation, LoginSession, TeamRole, User, UserStatus
 from accessgraph.resolvers import audit
+from accessgraph.resolvers.actors import require_now
 from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page
 from accessgraph.resolvers.validation import check_password, clean_email, clean_name
 from accessgraph.services import Services
@@ -135,6 +136,7 @@ async def create_user(services: Services, principal: Principal, data: CreateUser
     password_hash = hash_password(data.password)
     now = services.clock.now()
     async with services.db.write() as session:
+        await require_now(services, session, principal, Action.INVITE_USER)
         user = await add_user(
             session,
             principal.org_id,
@@ -216,7 +218,7 @@ async def update_user_role(
     async with services.db.write() as session:
         await lock_organization(session, principal.org_id)
         user = await load_live_user(session, principal.org_id, user_id)
-        require(services.policy, principal, Action.UPDATE_USER_ROLE, user)
+        await require_now(services, session, principal, Action.UPDATE_USER_ROLE, user)
         if user.role == role:
             return user
         if role != TeamRole.ADMIN:
@@ -244,7 +246,7 @@ async def delete_user(services: Services, principal: Principal, user_id: int) ->
     async with services.db.write() as session:
         await lock_organization(session, principal.org_id)
         user = await load_live_user(session, principal.org_id, user_id)
-        require(services.policy, principal, Action.DELETE_USER, user)
+        await require_now(services, session, principal, Action.DELETE_USER, user)
         await _refuse_last_admin(session, user, "delete")
         before = audit.user_snapshot(user, now)
         user.deleted_at = now

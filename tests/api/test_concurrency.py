@@ -1,0 +1,104 @@
+"""R4 under concurrency: two admins acting at once can never leave zero active admins.
+
+Two app instances (separate engines and pools, as two servers would be) share one database;
+each round fires the conflicting requests together. On PostgreSQL the organization row lock
+serializes them; on SQLite, BEGIN IMMEDIATE does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import col
+
+from accessgraph.app import create_app
+from accessgraph.models import TeamRole, User, UserStatus
+from accessgraph.services import Services
+from tests.conftest import Actor, Factory, World
+
+DEMOTE = """
+mutation($id: ID!) { updateUserRole(input: {userId: $id, role: DEVELOPER}) { user { role } errors { code } } }"""
+DELETE = "mutation($id: ID!) { deleteUser(input: {userId: $id}) { deletedUserId errors { code } } }"
+ROUNDS = 8
+
+
+@pytest.fixture
+async def second_client(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    other = Services.build(services.settings, clock=services.clock, mailer=services.mailer)
+    transport = httpx.ASGITransport(app=create_app(other.settings, services=other))
+    async with httpx.AsyncClient(transport=transport, base_url="http://second") as http:
+        yield http
+    await other.db.dispose()
+
+
+async def _active_admins(services: Services, org: int) -> int:
+    async with services.db.session() as session:
+        count = await session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(
+                col(User.org_id) == org,
+                col(User.role) == TeamRole.ADMIN,
+                col(User.status) == UserStatus.ACTIVE,
+                col(User.deleted_at).is_(None),
+            )
+        )
+    return int(count or 0)
+
+
+async def _post(
+    http: httpx.AsyncClient, actor: Actor, query: str, target: Actor
+) -> dict[str, object]:
+    response = await http.post(
+        "/graphql", json={"query": query, "variables": {"id": target.id}}, headers=actor.headers
+    )
+    if response.status_code == 401:  # the actor was deleted by the other request first
+        return {"unauthenticated": True}
+    body: dict[str, object] = response.json()
+    return body
+
+
+@pytest.mark.parametrize("query", [DEMOTE, DELETE], ids=["demote", "delete"])
+async def test_two_admins_removing_each_other_leave_one_admin(
+    client: httpx.AsyncClient,
+    second_client: httpx.AsyncClient,
+    factory: Factory,
+    services: Services,
+    query: str,
+) -> None:
+    for round_no in range(ROUNDS):
+        org = await factory.org(f"Race {round_no}")
+        a = await factory.member(org, f"a{round_no}@race.test", TeamRole.ADMIN)
+        b = await factory.member(org, f"b{round_no}@race.test", TeamRole.ADMIN)
+        results = await asyncio.gather(
+            _post(client, a, query, b), _post(second_client, b, query, a)
+        )
+        assert await _active_admins(services, org) == 1, (round_no, results)
+        # Exactly one wins; the other is refused as LAST_ADMIN, or (if it was authenticated
+        # after losing) as FORBIDDEN or UNAUTHENTICATED.
+        succeeded = [r for r in results if "'errors': []" in str(r)]
+        assert len(succeeded) == 1, results
+
+
+async def test_concurrent_demotions_of_many_admins_keep_one(
+    client: httpx.AsyncClient,
+    second_client: httpx.AsyncClient,
+    factory: Factory,
+    services: Services,
+    world: World,
+) -> None:
+    admins = [world.admin] + [
+        await factory.member(world.org, f"admin{i}@acme.test", TeamRole.ADMIN) for i in range(5)
+    ]
+    clients = [client, second_client]
+    await asyncio.gather(
+        *(
+            _post(clients[i % 2], admins[i], DEMOTE, admins[(i + 1) % len(admins)])
+            for i in range(len(admins))
+        )
+    )
+    assert await _active_admins(services, world.org) >= 1

@@ -1,0 +1,96 @@
+"""STYLE 6: list queries run a constant number of SQL statements, whatever the page size."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from accessgraph.models import TokenPermission
+from accessgraph.services import Services
+from tests.conftest import Api, Factory, World
+
+TEAM_PAGE = """
+query Team($first: Int!) {
+  users(first: $first) {
+    totalCount
+    edges { cursor node {
+      id fullName email role status lastLoginAt
+      viewerCanUpdateRole viewerCanDelete viewerCanResendInvitation
+      tokens { id name status createdBy { id email } viewerCanRevoke }
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+TOKEN_PAGE = """
+query Tokens($first: Int!) {
+  tokens(first: $first) {
+    totalCount
+    nodes { id name permission status createdBy { id email tokens { id } } viewerCanRevoke viewerCanDelete }
+  }
+}"""
+AUDIT_PAGE = """
+query Audit($first: Int!) {
+  auditEvents(first: $first) { totalCount nodes { action actor { id email } targetLabel } }
+}"""
+_NOT_COUNTED = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(_NOT_COUNTED):
+            self.statements.append(statement)
+
+
+@pytest.fixture
+def count_statements(services: Services) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    engine = services.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter)
+
+
+async def _seed(factory: Factory, world: World, users: int) -> None:
+    # Every user on every page owns tokens, so each loader has work at every page size.
+    for actor in (world.admin, world.dev, world.dev2):
+        await factory.token(actor, TokenPermission.READ_ONLY, name="a")
+    for i in range(users):
+        member = await factory.member(world.org, f"member{i}@acme.test")
+        await factory.token(member, TokenPermission.READ_ONLY, name="a")
+        await factory.token(member, TokenPermission.READ_WRITE, name="b")
+
+
+async def _count(api: Api, world: World, counter: StatementCounter, query: str, first: int) -> int:
+    counter.statements.clear()
+    body = await api(query, {"first": first}, as_=world.admin)
+    assert not body.get("errors"), body
+    return len(counter.statements)
+
+
+@pytest.mark.parametrize(
+    "query", [TEAM_PAGE, TOKEN_PAGE, AUDIT_PAGE], ids=["users", "tokens", "audit"]
+)
+async def test_list_query_statement_count_is_constant(
+    api: Api, factory: Factory, world: World, count_statements: StatementCounter, query: str
+) -> None:
+    await _seed(factory, world, 12)
+    small = await _count(api, world, count_statements, query, 2)
+    large = await _count(api, world, count_statements, query, 50)
+    assert small == large, (small, large, count_statements.statements)
+
+
+async def test_team_page_runs_at_most_five_statements(
+    api: Api, factory: Factory, world: World, count_statements: StatementCounter
+) -> None:
+    # authentication (1) + page (1) + totalCount (1) + tokens of all users on the page (1)
+    # + token creators (1).
+    await _seed(factory, world, 5)
+    assert await _count(api, world, count_statements, TEAM_PAGE, 50) <= 5, (
+        count_statements.statements
+    )

@@ -48,6 +48,12 @@ def serve(
     settings = _settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     upgrade(settings.database_url)
+    if not asyncio.run(_has_organization(settings)):
+        typer.echo(
+            "No organization yet. Create one and its first admin (in another terminal):\n"
+            "  .venv/bin/accessgraph bootstrap --org Acme --email admin@acme.test "
+            "--password 'a long passphrase'"
+        )
     typer.echo(f"accessgraph serving on http://{host}:{port}/graphql (GraphiQL in a browser)")
     uvicorn.run(
         "accessgraph.app:app_from_env",
@@ -59,6 +65,21 @@ def serve(
         access_log=False,
         proxy_headers=False,
     )
+
+
+async def _has_organization(settings: Settings) -> bool:
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from accessgraph.db import Database
+    from accessgraph.models import Organization
+
+    db = Database(settings.database_url)
+    try:
+        async with db.session() as session:
+            return (await session.scalar(select(col(Organization.id)).limit(1))) is not None
+    finally:
+        await db.dispose()
 
 
 @cli.command()

@@ -33,8 +33,8 @@ browser-deps:
 	  else echo "chromium is missing: sudo apt-get install chromium (or set ACCESSGRAPH_SKIP_BROWSER=1)"; exit 1; fi; }
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff format --check src tests $(wildcard bench)
 
 types: install
 	$(BIN)/mypy

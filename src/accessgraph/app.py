@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -87,6 +88,10 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # Everything imported at start-up lives as long as the process: move it out of the
+        # collector's way (STYLE "Measured here": about 1.4x on list pages).
+        gc.collect()
+        gc.freeze()
         yield
         await services.db.dispose()
 

@@ -187,6 +187,11 @@ class TeamRoleGrants:
         )
 
 
+# Sources that read more than the principal snapshot (later: memberships loaded per request)
+# must put what they read into the principal, so this cache stays exact.
+_HELD_CACHE_SIZE = 4096
+
+
 def _owner_id(resource: object) -> int | None:
     owner = getattr(resource, "owner_id", None)
     return owner if isinstance(owner, int) else None
@@ -195,6 +200,7 @@ def _owner_id(resource: object) -> int | None:
 class Policy:
     def __init__(self, sources: Sequence[GrantSource]) -> None:
         self._sources = tuple(sources)
+        self._held_cache: dict[Principal, Mapping[TeamPermission, list[Grant]]] = {}
 
     def decide(
         self, principal: Principal, action: Action, resource: Resource | None = None
@@ -211,11 +217,7 @@ class Policy:
         if rule.any_member:
             return Decision(True, Scope.ALL, "Every member of the organization.")
 
-        held: dict[TeamPermission, list[Grant]] = {}
-        for source in self._sources:
-            for permission, grant in source.grants(principal):
-                held.setdefault(permission, []).append(grant)
-
+        held = self._held(principal)
         full = _grants_for(held, rule.any_of)
         if full:
             return Decision(True, Scope.ALL, "Allowed.", full)
@@ -223,6 +225,21 @@ class Policy:
         if own and (resource is None or _owner_id(resource) == principal.user_id):
             return Decision(True, Scope.OWN, "Allowed on your own resources.", own)
         return _deny("You do not have permission to do this.")
+
+    def _held(self, principal: Principal) -> Mapping[TeamPermission, list[Grant]]:
+        """Every permission the principal holds, with its grants; memoized per principal (a
+        frozen snapshot of one request's caller), since a page asks for it once per row."""
+        cached = self._held_cache.get(principal)
+        if cached is not None:
+            return cached
+        held: dict[TeamPermission, list[Grant]] = {}
+        for source in self._sources:
+            for permission, grant in source.grants(principal):
+                held.setdefault(permission, []).append(grant)
+        if len(self._held_cache) >= _HELD_CACHE_SIZE:
+            self._held_cache.clear()
+        self._held_cache[principal] = held
+        return held
 
     def scope(self, principal: Principal, action: Action) -> Scope:
         """How far a list query reaches: every row, the caller's own rows, or none."""

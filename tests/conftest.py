@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -65,21 +67,63 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # --- database -------------------------------------------------------------------------------
 
 
+def _scratch_url(base_url: str) -> str | None:
+    """A fresh PostgreSQL database for this test session, so parallel runs never collide;
+    None if the server refuses CREATE DATABASE (then the given database is used as is)."""
+    name = f"accessgraph_test_{os.getpid()}_{secrets.token_hex(3)}"
+
+    async def create() -> None:
+        engine = create_async_engine(base_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(create())
+    except Exception:
+        return None
+    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_scratch(base_url: str, scratch_url: str) -> None:
+    async def drop() -> None:
+        engine = create_async_engine(base_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                name = make_url(scratch_url).database
+                await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(drop())
+
+
 @pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Migrate once: a template SQLite file, or the PostgreSQL test database from scratch."""
+def pg_url() -> Iterator[str]:
+    scratch = _scratch_url(TEST_DB_URL)
+    yield scratch or TEST_DB_URL
+    if scratch:
+        _drop_scratch(TEST_DB_URL, scratch)
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> str:
+    """Migrate once: a template SQLite file, or the session's PostgreSQL database from scratch."""
     if is_postgres():
+        url: str = request.getfixturevalue("pg_url")
 
         async def reset() -> None:
-            engine = create_async_engine(TEST_DB_URL, poolclass=NullPool)
+            engine = create_async_engine(url, poolclass=NullPool)
             async with engine.begin() as conn:
                 await conn.execute(text("DROP SCHEMA public CASCADE"))
                 await conn.execute(text("CREATE SCHEMA public"))
             await engine.dispose()
 
         asyncio.run(reset())
-        upgrade(TEST_DB_URL)
-        return TEST_DB_URL
+        upgrade(url)
+        return url
     path = tmp_path_factory.mktemp("template") / "template.db"
     url = f"sqlite+aiosqlite:///{path}"
     upgrade(url)
@@ -89,11 +133,11 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture
 async def database_url(template_db: str, tmp_path: Path) -> AsyncIterator[str]:
     if is_postgres():
-        engine = create_async_engine(TEST_DB_URL, poolclass=NullPool)
+        engine = create_async_engine(template_db, poolclass=NullPool)
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
         await engine.dispose()
-        yield TEST_DB_URL
+        yield template_db
     else:
         path = tmp_path / "test.db"
         shutil.copyfile(template_db, path)

@@ -80,13 +80,17 @@ class TokenSigner:
                 algorithms=[ALGORITHM],
                 audience=self._audience,
                 issuer=self._issuer,
-                options={"require": REQUIRED_CLAIMS, "verify_iat": False},
-                leeway=0,
+                # exp is required, but compared below against the service's clock (STYLE 7),
+                # the one authority on time: PyJWT would compare it with the wall clock.
+                options={"require": REQUIRED_CLAIMS, "verify_iat": False, "verify_exp": False},
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from None
-        # PyJWT checks exp against the wall clock; check it against ours too (STYLE 7).
-        if payload.get("typ") != kind.value or int(payload["exp"]) <= int(now.timestamp()):
+        try:
+            expired = int(payload["exp"]) <= int(now.timestamp())
+        except (TypeError, ValueError):
+            raise InvalidToken("malformed exp") from None
+        if payload.get("typ") != kind.value or expired:
             raise InvalidToken("wrong kind or expired")
         try:
             return Claims(kind, int(payload["sub"]), int(payload["org"]), str(payload["jti"]))

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Field, SQLModel
+from sqlalchemy import Update, update
+from sqlmodel import Field, SQLModel, col
 
 from accessgraph.models.base import UTCDateTime
 
@@ -20,3 +21,16 @@ class Invitation(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     superseded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+def supersede_open_invitations(user_id: int, now: datetime) -> Update:
+    """Every unused, unreplaced link of the user stops working (resend, delete, activation)."""
+    return (
+        update(Invitation)
+        .where(
+            col(Invitation.user_id) == user_id,
+            col(Invitation.used_at).is_(None),
+            col(Invitation.superseded_at).is_(None),
+        )
+        .values(superseded_at=now)
+    )

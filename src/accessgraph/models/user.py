@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Index, text
+from sqlalchemy import Index, event, text
 from sqlmodel import Field, SQLModel
 
 from accessgraph.models.base import UTCDateTime, enum_column
@@ -10,6 +11,7 @@ from accessgraph.models.enums import TeamRole, UserStatus
 
 NAME_MAX = 100
 EMAIL_MAX = 254
+SEARCH_KEY_MAX = EMAIL_MAX + 2 * NAME_MAX + 2
 
 
 class User(SQLModel, table=True):
@@ -43,6 +45,9 @@ class User(SQLModel, table=True):
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Email and names, casefolded in Python: search is Unicode-aware on every database
+    # (SQLite's lower() folds ASCII only). Kept current by the mapper events below.
+    search_key: str = Field(default="", max_length=SEARCH_KEY_MAX)
 
     def status_at(self, now: datetime) -> UserStatus:
         if (
@@ -52,3 +57,15 @@ class User(SQLModel, table=True):
         ):
             return UserStatus.EXPIRED
         return self.status
+
+
+def search_key(user: User) -> str:
+    # The full name as the console shows it, so "ada lovelace" finds Ada Lovelace.
+    full_name = " ".join(p for p in (user.first_name, user.last_name) if p)
+    return f"{user.email}\n{full_name}".casefold()[:SEARCH_KEY_MAX]  # casefold may lengthen
+
+
+@event.listens_for(User, "before_insert")
+@event.listens_for(User, "before_update")
+def _refresh_search_key(_mapper: Any, _connection: Any, user: User) -> None:
+    user.search_key = search_key(user)

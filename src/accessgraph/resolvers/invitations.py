@@ -31,6 +31,7 @@ from accessgraph.models import (
     User,
     UserStatus,
 )
+from accessgraph.models.invitation import supersede_open_invitations
 from accessgraph.resolvers import audit
 from accessgraph.resolvers.actors import require_now
 from accessgraph.resolvers.users import add_user, load_live_user
@@ -131,7 +132,10 @@ async def accept_invitation(services: Services, data: AcceptInput) -> User:
     now = services.clock.now()
     async with services.db.write() as session:
         invitation = await session.scalar(
-            select(Invitation).where(col(Invitation.secret_hash) == sha256_hex(data.token.strip()))
+            select(Invitation)
+            .where(col(Invitation.secret_hash) == sha256_hex(data.token.strip()))
+            # Single use (R8) under concurrency: a second accept waits, then sees used_at.
+            .with_for_update()
         )
         user = await session.get(User, invitation.user_id) if invitation else None
         if invitation is None or user is None or user.deleted_at is not None:
@@ -180,15 +184,7 @@ async def _new_invitation(
     """Supersede the user's open links, store a new one, and queue its email."""
     assert user.id is not None
     assert user.invitation_expires_at is not None
-    await session.execute(
-        update(Invitation)
-        .where(
-            col(Invitation.user_id) == user.id,
-            col(Invitation.used_at).is_(None),
-            col(Invitation.superseded_at).is_(None),
-        )
-        .values(superseded_at=now)
-    )
+    await session.execute(supersede_open_invitations(user.id, now))
     secret = new_secret()
     session.add(
         Invitation(

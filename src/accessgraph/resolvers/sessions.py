@@ -13,7 +13,8 @@ from accessgraph.auth.policy import Action, require
 from accessgraph.auth.principal import Principal
 from accessgraph.auth.tokens import TokenKind, new_id
 from accessgraph.errors import Rejected
-from accessgraph.models import Invitation, LoginSession, Organization, User, UserStatus
+from accessgraph.models import LoginSession, Organization, User, UserStatus
+from accessgraph.models.invitation import supersede_open_invitations
 from accessgraph.resolvers.validation import clean_email
 from accessgraph.services import Services
 
@@ -86,15 +87,8 @@ async def _start_session(services: Services, user: User) -> LoginResult:
             # R11: the first successful login activates an admin-created user.
             fresh.status = UserStatus.ACTIVE
             fresh.invitation_expires_at = None
-            await session.execute(
-                update(Invitation)
-                .where(
-                    col(Invitation.user_id) == fresh.id,
-                    col(Invitation.used_at).is_(None),
-                    col(Invitation.superseded_at).is_(None),
-                )
-                .values(superseded_at=now)
-            )
+            assert fresh.id is not None
+            await session.execute(supersede_open_invitations(fresh.id, now))
         fresh.last_login_at = now
         session.add(
             LoginSession(

@@ -164,21 +164,35 @@ async def revoke_token(services: Services, principal: Principal, token_id: int) 
         await require_now(services, session, principal, Action.REVOKE_TOKEN, token)
         if token.revoked_at is not None:
             raise Rejected("TOKEN_ALREADY_REVOKED", "This token is already revoked.", ["tokenId"])
-        before = audit.token_snapshot(token, now)
-        token.revoked_at = now
-        token.revoked_by_id = principal.user_id
-        assert principal.org_id is not None
-        audit.record(
-            session,
-            principal,
-            "token.revoke",
-            org_id=principal.org_id,
-            now=now,
-            target=token,
-            before=before,
-            after=audit.token_snapshot(token, now),
-        )
+        mark_revoked(session, principal, token, now)
     return token
+
+
+def mark_revoked(
+    session: AsyncSession,
+    principal: Principal,
+    token: AccessToken,
+    now: datetime,
+    reason: str | None = None,
+) -> None:
+    """Revoke within the caller's transaction, and record it (R15, R35). Final: nothing
+    clears revoked_at."""
+    before = audit.token_snapshot(token, now)
+    token.revoked_at = now
+    token.revoked_by_id = principal.user_id
+    after = audit.token_snapshot(token, now)
+    if reason:
+        after["reason"] = reason
+    audit.record(
+        session,
+        principal,
+        "token.revoke",
+        org_id=token.org_id,
+        now=now,
+        target=token,
+        before=before,
+        after=after,
+    )
 
 
 async def delete_token(services: Services, principal: Principal, token_id: int) -> int:

@@ -15,10 +15,12 @@ from accessgraph.auth.policy import Action, require
 from accessgraph.auth.principal import Principal
 from accessgraph.db import lock_organization
 from accessgraph.errors import Rejected, not_found
-from accessgraph.models import AccessToken, Invitation, LoginSession, TeamRole, User, UserStatus
+from accessgraph.models import AccessToken, LoginSession, TeamRole, User, UserStatus
+from accessgraph.models.invitation import supersede_open_invitations
 from accessgraph.resolvers import audit
 from accessgraph.resolvers.actors import require_now
 from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page
+from accessgraph.resolvers.tokens import mark_revoked
 from accessgraph.resolvers.validation import check_password, clean_email, clean_name
 from accessgraph.services import Services
 
@@ -60,13 +62,7 @@ def user_conditions(org_id: int, flt: UserFilter, now: datetime) -> ColumnElemen
         term = flt.search.strip()[:SEARCH_MAX].casefold()
         escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%"
-        conditions.append(
-            or_(
-                col(User.email_normalized).like(pattern, escape="\\"),
-                func.lower(col(User.first_name)).like(pattern, escape="\\"),
-                func.lower(col(User.last_name)).like(pattern, escape="\\"),
-            )
-        )
+        conditions.append(col(User.search_key).like(pattern, escape="\\"))
     return and_(*conditions)
 
 
@@ -262,33 +258,14 @@ async def delete_user(services: Services, principal: Principal, user_id: int) ->
             .all()
         )
         for token in tokens:
-            token_before = audit.token_snapshot(token, now)
-            token.revoked_at = now
-            token.revoked_by_id = principal.user_id
-            audit.record(
-                session,
-                principal,
-                "token.revoke",
-                org_id=principal.org_id,
-                now=now,
-                target=token,
-                before=token_before,
-                after={**audit.token_snapshot(token, now), "reason": "owner deleted"},
-            )
+            mark_revoked(session, principal, token, now, reason="owner deleted")
         await session.execute(
             update(LoginSession)
             .where(col(LoginSession.user_id) == user.id, col(LoginSession.revoked_at).is_(None))
             .values(revoked_at=now)
         )
-        await session.execute(
-            update(Invitation)
-            .where(
-                col(Invitation.user_id) == user.id,
-                col(Invitation.used_at).is_(None),
-                col(Invitation.superseded_at).is_(None),
-            )
-            .values(superseded_at=now)
-        )
+        assert user.id is not None
+        await session.execute(supersede_open_invitations(user.id, now))
         audit.record(
             session,
             principal,

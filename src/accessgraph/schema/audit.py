@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import cast
 
 import strawberry
@@ -98,12 +98,19 @@ class AuditQueries:
                 actor_user_id=(from_global_id(flt.actor_id, "User") or 0) if flt.actor_id else None,
                 target_type=target[0] if target else None,
                 target_id=target[1] if target else None,
-                since=flt.since,
-                until=flt.until,
+                since=_as_utc(flt.since),
+                until=_as_utc(flt.until),
             ),
             PageArgs(first=first, after=after, last=last, before=before),
         )
         return Connection.of(page, AuditEvent.of)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    """Filters read a date-time without an offset as UTC (the API's only timezone)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 def _target(global_id: strawberry.ID | None) -> tuple[str, int] | None:

@@ -100,6 +100,7 @@ def upgrade() -> None:
         ),
         sa.Column("created_at", accessgraph.models.base.UTCDateTime(timezone=True), nullable=False),
         sa.Column("deleted_at", accessgraph.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("search_key", sqlmodel.sql.sqltypes.AutoString(length=456), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["organizations.id"],

@@ -75,7 +75,7 @@ async def invite_user(services: Services, principal: Principal, data: InviteInpu
             now,
             invitation_expires_at=expires,
         )
-        outbox = await _new_invitation(services, session, principal, user, now)
+        queued = await _new_invitation(services, session, principal, user, now)
         audit.record(
             session,
             principal,
@@ -85,7 +85,7 @@ async def invite_user(services: Services, principal: Principal, data: InviteInpu
             target=user,
             after=audit.user_snapshot(user, now),
         )
-    return await _deliver(services, user, outbox)
+    return await _deliver(services, user, queued)
 
 
 async def resend_invitation(services: Services, principal: Principal, user_id: int) -> User:
@@ -101,7 +101,7 @@ async def resend_invitation(services: Services, principal: Principal, user_id: i
         before = audit.user_snapshot(user, now)
         user.status = UserStatus.INVITED
         user.invitation_expires_at = now + _ttl(services)
-        outbox = await _new_invitation(services, session, principal, user, now)
+        queued = await _new_invitation(services, session, principal, user, now)
         audit.record(
             session,
             principal,
@@ -112,7 +112,7 @@ async def resend_invitation(services: Services, principal: Principal, user_id: i
             before=before,
             after=audit.user_snapshot(user, now),
         )
-    return await _deliver(services, user, outbox)
+    return await _deliver(services, user, queued)
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,9 +178,21 @@ def _ttl(services: Services) -> timedelta:
     return timedelta(hours=services.settings.invitation_ttl_hours)
 
 
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    """An email recorded in the outbox (secret redacted) and the message to send (secret
+    included), which lives only in memory until it is handed to the mailer."""
+
+    outbox: OutboxEmail
+    message: OutgoingEmail
+
+
+REDACTED = "[link redacted: the sign-up secret is stored only as a hash]"
+
+
 async def _new_invitation(
     services: Services, session: AsyncSession, principal: Principal, user: User, now: datetime
-) -> OutboxEmail:
+) -> _Queued:
     """Supersede the user's open links, store a new one, and queue its email."""
     assert user.id is not None
     assert user.invitation_expires_at is not None
@@ -202,20 +214,25 @@ async def _new_invitation(
         org_id=user.org_id,
         to_address=message.to,
         subject=message.subject,
-        body=message.body,
+        # R8: the secret is stored only as a hash, so the outbox keeps the email without it.
+        body=message.body.replace(invitation_link(services, secret), REDACTED),
         status=EmailStatus.QUEUED,
         created_at=now,
     )
     session.add(outbox)
     await session.flush()
-    return outbox
+    return _Queued(outbox, message)
+
+
+def invitation_link(services: Services, secret: str) -> str:
+    return f"{services.settings.public_url}/signup?token={quote(secret)}"
 
 
 def invitation_email(
     services: Services, org_name: str, inviter: str, to: str, secret: str
 ) -> OutgoingEmail:
     hours = services.settings.invitation_ttl_hours
-    link = f"{services.settings.public_url}/signup?token={quote(secret)}"
+    link = invitation_link(services, secret)
     body = (
         f"Welcome to accessgraph!\n\n"
         f"{inviter} has invited you to join the team {org_name}.\n\n"
@@ -228,9 +245,9 @@ def invitation_email(
     )
 
 
-async def _deliver(services: Services, user: User, outbox: OutboxEmail) -> User:
+async def _deliver(services: Services, user: User, queued: _Queued) -> User:
     """Send after the commit (never hold a write lock across the network); record the outcome."""
-    message = OutgoingEmail(outbox.to_address, outbox.subject, outbox.body)
+    outbox, message = queued.outbox, queued.message
     error: str | None = None
     try:
         await services.mailer.send(message)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alembic import command
@@ -18,9 +21,20 @@ def alembic_config(database_url: str) -> Config:
 
 
 def upgrade(database_url: str, revision: str = "head") -> None:
-    """Apply migrations up to `revision` (blocking; run it outside an event loop)."""
-    command.upgrade(alembic_config(database_url), revision)
+    """Apply migrations up to `revision`. Blocking; safe to call inside an event loop."""
+    _run(command.upgrade, alembic_config(database_url), revision)
 
 
 def downgrade(database_url: str, revision: str) -> None:
-    command.downgrade(alembic_config(database_url), revision)
+    _run(command.downgrade, alembic_config(database_url), revision)
+
+
+def _run(operation: Callable[[Config, str], None], config: Config, revision: str) -> None:
+    # env.py drives the async engine with asyncio.run(), which needs a thread without a loop.
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        operation(config, revision)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(operation, config, revision).result()

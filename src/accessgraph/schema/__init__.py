@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -61,6 +62,14 @@ class AccessGraphSchema(strawberry.Schema):
                 log.error("unexpected error at %s", error.path, exc_info=error.original_error)
 
 
+# The limit rules are classes built once: the validation cache is keyed by the rules, so
+# rule classes made per request would make every validation a miss.
+_LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
+
+
 def build_schema(**overrides: Any) -> strawberry.Schema:
     return AccessGraphSchema(
         query=Query,
@@ -68,8 +77,7 @@ def build_schema(**overrides: Any) -> strawberry.Schema:
         extensions=[
             # Factories: a fresh extension per operation (they keep per-operation state);
             # the parser and validation caches live at module level and persist.
-            lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-            lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+            lambda: AddValidationRules(_LIMIT_RULES),
             lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,6 +94,7 @@ async def create_token(
     name = clean_token_name(data.name)
     now = services.clock.now()
     check_future(data.expires_at, now, "expiresAt")
+    expires_at = data.expires_at.astimezone(UTC) if data.expires_at else None  # API dates are UTC
     username = USERNAME_PREFIX + secrets.token_hex(8)
     value = services.signer.issue(
         TokenKind.ACCESS,
@@ -101,7 +102,7 @@ async def create_token(
         org_id=principal.org_id,
         jti=username,
         now=now,
-        expires_at=data.expires_at,
+        expires_at=expires_at,
     )
     async with services.db.write() as session:
         await require_now(services, session, principal, Action.CREATE_TOKEN)
@@ -117,7 +118,7 @@ async def create_token(
             username=username,
             secret_hash=sha256_hex(value),
             created_at=now,
-            expires_at=data.expires_at,
+            expires_at=expires_at,
         )
         session.add(token)
         await session.flush()
@@ -149,7 +150,8 @@ async def _active_name_taken(
 
 
 async def _load_token(session: AsyncSession, principal: Principal, token_id: int) -> AccessToken:
-    token = await session.get(AccessToken, token_id, populate_existing=True)
+    # Locked: two concurrent revokes (or deletes) act once; the loser sees the result.
+    token = await session.get(AccessToken, token_id, populate_existing=True, with_for_update=True)
     if token is None or token.org_id != principal.org_id:
         raise not_found("Token", ["tokenId"])
     return token

@@ -1,0 +1,436 @@
+"""accessgraph.auth.policy: the R3 matrix, every decision, and the rules above the matrix
+(R1 other organization, R14 read-only tokens, anonymous callers, OWN scope)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pytest
+
+from accessgraph.auth.policy import (
+    RULES,
+    TEAM_PERMISSION_DESCRIPTIONS,
+    TEAM_ROLE_PERMISSIONS,
+    Action,
+    Grant,
+    Policy,
+    Scope,
+    TeamPermission,
+    TeamRoleGrants,
+    default_policy,
+    require,
+)
+from accessgraph.auth.principal import ANONYMOUS, Principal
+from accessgraph.errors import ExposedError
+from accessgraph.models.enums import TeamRole, TokenPermission
+from accessgraph.schema import build_schema
+
+P = TeamPermission
+ORG = 1
+OTHER_ORG = 2
+ADMIN_PK, DEV_PK, DEV2_PK = 10, 20, 30
+
+# R3, copied from SPEC.md: permission -> (ADMIN, DEVELOPER).
+# fmt: off
+R3_MATRIX: dict[TeamPermission, tuple[bool, bool]] = {
+    P.PUSH_PULL_ARTIFACTS: (True, True),
+    P.VIEW_ARTIFACTS: (True, True),
+    P.MANAGE_WORKFLOWS: (True, True),
+    P.VIEW_USERS: (True, True),
+    P.CREATE_TOKENS: (True, True),
+    P.REVOKE_OWN_TOKENS: (True, True),
+    P.INVITE_USERS: (True, False),
+    P.UPDATE_USER_ROLES: (True, False),
+    P.DELETE_USERS: (True, False),
+    P.REVOKE_ANY_TOKENS: (True, False),
+    P.MANAGE_TEAM_SETTINGS: (True, False),
+}
+# fmt: on
+
+PRINCIPALS: dict[str, Principal] = {
+    "admin": Principal(org_id=ORG, user_id=ADMIN_PK, role=TeamRole.ADMIN, email="admin@acme.test"),
+    "developer": Principal(
+        org_id=ORG, user_id=DEV_PK, role=TeamRole.DEVELOPER, email="dev@acme.test"
+    ),
+    "anonymous": ANONYMOUS,
+    "admin_ro": Principal(
+        org_id=ORG,
+        user_id=ADMIN_PK,
+        role=TeamRole.ADMIN,
+        email="admin@acme.test",
+        token_id=1,
+        token_permission=TokenPermission.READ_ONLY,
+    ),
+    "admin_rw": Principal(
+        org_id=ORG,
+        user_id=ADMIN_PK,
+        role=TeamRole.ADMIN,
+        email="admin@acme.test",
+        token_id=2,
+        token_permission=TokenPermission.READ_WRITE,
+    ),
+    "dev_ro": Principal(
+        org_id=ORG,
+        user_id=DEV_PK,
+        role=TeamRole.DEVELOPER,
+        email="dev@acme.test",
+        token_id=3,
+        token_permission=TokenPermission.READ_ONLY,
+    ),
+    "dev_rw": Principal(
+        org_id=ORG,
+        user_id=DEV_PK,
+        role=TeamRole.DEVELOPER,
+        email="dev@acme.test",
+        token_id=4,
+        token_permission=TokenPermission.READ_WRITE,
+    ),
+}
+COLUMNS = ("admin", "developer", "anonymous", "admin_ro", "admin_rw", "dev_ro", "dev_rw")
+
+# Policy.decide(principal, action) without a resource: ALL / OWN (allowed, with that scope),
+# DENY (FORBIDDEN), UNAUTH (denied, unauthenticated).
+# fmt: off
+DECISIONS: dict[Action, tuple[str, ...]] = {
+    #                              admin  developer anonymous admin_ro admin_rw dev_ro  dev_rw
+    Action.AUTHENTICATE:         ("ALL", "ALL",    "ALL",    "DENY",  "ALL",   "DENY", "ALL"),
+    Action.VIEW_ORGANIZATION:    ("ALL", "ALL",    "UNAUTH", "ALL",   "ALL",   "ALL",  "ALL"),
+    Action.VIEW_TEAM_ROLES:      ("ALL", "ALL",    "UNAUTH", "ALL",   "ALL",   "ALL",  "ALL"),
+    Action.VIEW_USERS:           ("ALL", "ALL",    "UNAUTH", "ALL",   "ALL",   "ALL",  "ALL"),
+    Action.INVITE_USER:          ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
+    Action.UPDATE_USER_ROLE:     ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
+    Action.DELETE_USER:          ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
+    Action.VIEW_TOKENS:          ("ALL", "OWN",    "UNAUTH", "ALL",   "ALL",   "OWN",  "OWN"),
+    Action.CREATE_TOKEN:         ("ALL", "ALL",    "UNAUTH", "DENY",  "ALL",   "DENY", "ALL"),
+    Action.REVOKE_TOKEN:         ("ALL", "OWN",    "UNAUTH", "DENY",  "ALL",   "DENY", "OWN"),
+    Action.DELETE_TOKEN:         ("ALL", "OWN",    "UNAUTH", "DENY",  "ALL",   "DENY", "OWN"),
+    Action.MANAGE_TEAM_SETTINGS: ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
+    Action.VIEW_AUDIT_EVENTS:    ("ALL", "DENY",   "UNAUTH", "ALL",   "ALL",   "DENY", "DENY"),
+}
+# fmt: on
+
+# What the @requires(anyOf:) directive says for each action.
+HOLDERS: dict[Action, list[str]] = {
+    Action.AUTHENTICATE: ["PUBLIC"],
+    Action.VIEW_ORGANIZATION: ["MEMBER"],
+    Action.VIEW_TEAM_ROLES: ["MEMBER"],
+    Action.VIEW_USERS: ["TeamRole.ADMIN", "TeamRole.DEVELOPER"],
+    Action.INVITE_USER: ["TeamRole.ADMIN"],
+    Action.UPDATE_USER_ROLE: ["TeamRole.ADMIN"],
+    Action.DELETE_USER: ["TeamRole.ADMIN"],
+    Action.VIEW_TOKENS: ["TeamRole.ADMIN", "TeamRole.DEVELOPER:OWN"],
+    Action.CREATE_TOKEN: ["TeamRole.ADMIN", "TeamRole.DEVELOPER"],
+    Action.REVOKE_TOKEN: ["TeamRole.ADMIN", "TeamRole.DEVELOPER:OWN"],
+    Action.DELETE_TOKEN: ["TeamRole.ADMIN", "TeamRole.DEVELOPER:OWN"],
+    Action.MANAGE_TEAM_SETTINGS: ["TeamRole.ADMIN"],
+    Action.VIEW_AUDIT_EVENTS: ["TeamRole.ADMIN"],
+}
+
+# Which root field asks which action (API.md root fields).
+FIELD_ACTIONS: dict[str, Action] = {
+    "login": Action.AUTHENTICATE,
+    "logout": Action.AUTHENTICATE,
+    "acceptInvitation": Action.AUTHENTICATE,
+    "inviteUser": Action.INVITE_USER,
+    "resendInvitation": Action.INVITE_USER,
+    "createUser": Action.INVITE_USER,
+    "updateUserRole": Action.UPDATE_USER_ROLE,
+    "deleteUser": Action.DELETE_USER,
+    "createToken": Action.CREATE_TOKEN,
+    "revokeToken": Action.REVOKE_TOKEN,
+    "deleteToken": Action.DELETE_TOKEN,
+    "updateOrganizationSettings": Action.MANAGE_TEAM_SETTINGS,
+    "organization": Action.VIEW_ORGANIZATION,
+    "teamRoles": Action.VIEW_TEAM_ROLES,
+    "users": Action.VIEW_USERS,
+    "user": Action.VIEW_USERS,
+    "tokens": Action.VIEW_TOKENS,
+    "auditEvents": Action.VIEW_AUDIT_EVENTS,
+}
+
+WRITE_ACTIONS = [a for a in Action if RULES[a].writes]
+READ_ACTIONS = [a for a in Action if not RULES[a].writes]
+NON_PUBLIC_ACTIONS = [a for a in Action if not RULES[a].public]
+
+
+@dataclass(frozen=True)
+class Thing:
+    """A resource of some organization, optionally owned by a user (like a token)."""
+
+    org_id: int
+    owner_id: int | None = None
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return default_policy()
+
+
+def outcome(
+    policy: Policy, principal: Principal, action: Action, resource: Thing | None = None
+) -> str:
+    decision = policy.decide(principal, action, resource)
+    if decision.allowed:
+        return decision.scope.value
+    assert decision.scope == Scope.NONE and not decision.grants
+    return "UNAUTH" if decision.unauthenticated else "DENY"
+
+
+# --- the R3 matrix ----------------------------------------------------------------------------
+
+
+def test_team_permissions_are_exactly_the_r3_rows() -> None:
+    assert set(TeamPermission) == set(R3_MATRIX)
+    assert set(TEAM_PERMISSION_DESCRIPTIONS) == set(TeamPermission)
+    assert set(TEAM_ROLE_PERMISSIONS) == {TeamRole.ADMIN, TeamRole.DEVELOPER}
+
+
+@pytest.mark.parametrize("permission", list(R3_MATRIX))
+@pytest.mark.parametrize("role", [TeamRole.ADMIN, TeamRole.DEVELOPER])
+def test_team_role_permissions_match_r3(
+    policy: Policy, permission: TeamPermission, role: TeamRole
+) -> None:
+    expected = R3_MATRIX[permission][0 if role == TeamRole.ADMIN else 1]
+    assert (permission in TEAM_ROLE_PERMISSIONS[role]) is expected
+    assert (permission in policy.team_permissions(role)) is expected
+
+
+# --- decide: every action x principal ----------------------------------------------------------
+
+
+def test_decisions_table_covers_every_action() -> None:
+    assert set(DECISIONS) == set(Action) == set(HOLDERS)
+
+
+@pytest.mark.parametrize("column", COLUMNS)
+@pytest.mark.parametrize("action", list(Action))
+def test_decide_matches_the_table(policy: Policy, action: Action, column: str) -> None:
+    expected = DECISIONS[action][COLUMNS.index(column)]
+    assert outcome(policy, PRINCIPALS[column], action) == expected
+
+
+@pytest.mark.parametrize("action", WRITE_ACTIONS)
+@pytest.mark.parametrize("who", ["admin_ro", "dev_ro"])
+def test_decide_read_only_token_is_refused_every_write(
+    policy: Policy, action: Action, who: str
+) -> None:
+    principal = PRINCIPALS[who]
+    own = Thing(ORG, owner_id=principal.user_id)
+    for resource in (None, own):
+        decision = policy.decide(principal, action, resource)
+        assert not decision.allowed
+        assert not decision.unauthenticated
+        assert "read-only" in decision.reason
+
+
+@pytest.mark.parametrize("action", READ_ACTIONS)
+@pytest.mark.parametrize(("token", "owner"), [("admin_ro", "admin"), ("dev_ro", "developer")])
+def test_decide_read_only_token_reads_what_its_owner_reads(
+    policy: Policy, action: Action, token: str, owner: str
+) -> None:
+    assert outcome(policy, PRINCIPALS[token], action) == outcome(policy, PRINCIPALS[owner], action)
+
+
+@pytest.mark.parametrize("action", list(Action))
+@pytest.mark.parametrize(("token", "owner"), [("admin_rw", "admin"), ("dev_rw", "developer")])
+def test_decide_read_write_token_does_exactly_what_its_owner_does(
+    policy: Policy, action: Action, token: str, owner: str
+) -> None:
+    assert outcome(policy, PRINCIPALS[token], action) == outcome(policy, PRINCIPALS[owner], action)
+
+
+def test_decide_token_follows_its_owners_current_role(policy: Policy) -> None:
+    # The backend builds the principal from the owner's role now; a demoted owner's RW token
+    # has developer rights only.
+    demoted = Principal(
+        org_id=ORG,
+        user_id=ADMIN_PK,
+        role=TeamRole.DEVELOPER,
+        token_id=2,
+        token_permission=TokenPermission.READ_WRITE,
+    )
+    assert outcome(policy, demoted, Action.INVITE_USER) == "DENY"
+    assert outcome(policy, demoted, Action.VIEW_TOKENS) == "OWN"
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_decide_member_without_a_role_gets_only_member_actions(
+    policy: Policy, action: Action
+) -> None:
+    roleless = Principal(org_id=ORG, user_id=99, role=None)
+    rule = RULES[action]
+    expected = "ALL" if rule.public or rule.any_member else "DENY"
+    assert outcome(policy, roleless, action) == expected
+
+
+# --- R1: another organization's resource ------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", NON_PUBLIC_ACTIONS)
+@pytest.mark.parametrize("who", ["admin", "admin_rw", "developer", "dev_rw"])
+def test_decide_other_organizations_resource_is_always_denied(
+    policy: Policy, action: Action, who: str
+) -> None:
+    principal = PRINCIPALS[who]
+    for resource in (Thing(OTHER_ORG), Thing(OTHER_ORG, owner_id=principal.user_id)):
+        decision = policy.decide(principal, action, resource)
+        assert not decision.allowed, (action, who, resource)
+        assert not decision.unauthenticated
+
+
+@pytest.mark.parametrize("action", NON_PUBLIC_ACTIONS)
+def test_decide_own_organizations_resource_is_allowed_to_admin(
+    policy: Policy, action: Action
+) -> None:
+    assert outcome(policy, PRINCIPALS["admin"], action, Thing(ORG, owner_id=DEV_PK)) == "ALL"
+
+
+# --- OWN scope ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", [Action.VIEW_TOKENS, Action.REVOKE_TOKEN, Action.DELETE_TOKEN])
+def test_decide_developer_reaches_own_token(policy: Policy, action: Action) -> None:
+    decision = policy.decide(PRINCIPALS["developer"], action, Thing(ORG, owner_id=DEV_PK))
+    assert decision.allowed and decision.scope == Scope.OWN
+    assert decision.grants == (Grant("TEAM_ROLE", "DEVELOPER", "REVOKE_OWN_TOKENS"),)
+
+
+@pytest.mark.parametrize("action", [Action.VIEW_TOKENS, Action.REVOKE_TOKEN, Action.DELETE_TOKEN])
+@pytest.mark.parametrize(
+    "resource",
+    [Thing(ORG, owner_id=DEV2_PK), Thing(ORG, owner_id=ADMIN_PK), Thing(ORG)],
+    ids=["other-developers", "admins", "unowned"],
+)
+def test_decide_developer_cannot_reach_another_users_token(
+    policy: Policy, action: Action, resource: Thing
+) -> None:
+    assert outcome(policy, PRINCIPALS["developer"], action, resource) == "DENY"
+
+
+def test_decide_developer_read_write_token_revokes_own_token(policy: Policy) -> None:
+    assert (
+        outcome(policy, PRINCIPALS["dev_rw"], Action.REVOKE_TOKEN, Thing(ORG, owner_id=DEV_PK))
+        == "OWN"
+    )
+    assert (
+        outcome(policy, PRINCIPALS["dev_rw"], Action.REVOKE_TOKEN, Thing(ORG, owner_id=DEV2_PK))
+        == "DENY"
+    )
+
+
+def test_decide_admin_revokes_any_token_with_the_admin_grant(policy: Policy) -> None:
+    decision = policy.decide(PRINCIPALS["admin"], Action.REVOKE_TOKEN, Thing(ORG, owner_id=DEV_PK))
+    assert decision.allowed and decision.scope == Scope.ALL
+    assert decision.grants == (Grant("TEAM_ROLE", "ADMIN", "REVOKE_ANY_TOKENS"),)
+
+
+def test_scope_of_token_list(policy: Policy) -> None:
+    assert policy.scope(PRINCIPALS["admin"], Action.VIEW_TOKENS) == Scope.ALL
+    assert policy.scope(PRINCIPALS["developer"], Action.VIEW_TOKENS) == Scope.OWN
+    assert policy.scope(ANONYMOUS, Action.VIEW_TOKENS) == Scope.NONE
+
+
+# --- anonymous ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", NON_PUBLIC_ACTIONS)
+def test_decide_anonymous_is_unauthenticated(policy: Policy, action: Action) -> None:
+    for resource in (None, Thing(ORG)):
+        decision = policy.decide(ANONYMOUS, action, resource)
+        assert not decision.allowed and decision.unauthenticated
+
+
+def test_decide_anonymous_may_authenticate(policy: Policy) -> None:
+    decision = policy.decide(ANONYMOUS, Action.AUTHENTICATE)
+    assert decision.allowed and not decision.unauthenticated
+
+
+def test_require_raises_unauthenticated_for_anonymous(policy: Policy) -> None:
+    with pytest.raises(ExposedError) as caught:
+        require(policy, ANONYMOUS, Action.VIEW_USERS)
+    assert caught.value.extensions == {"code": "UNAUTHENTICATED"}
+
+
+def test_require_raises_forbidden_for_a_member_without_the_right(policy: Policy) -> None:
+    with pytest.raises(ExposedError) as caught:
+        require(policy, PRINCIPALS["developer"], Action.INVITE_USER)
+    assert caught.value.extensions == {"code": "FORBIDDEN"}
+
+
+def test_require_returns_the_decision_when_allowed(policy: Policy) -> None:
+    decision = require(policy, PRINCIPALS["developer"], Action.CREATE_TOKEN)
+    assert decision.allowed and decision.grants == (
+        Grant("TEAM_ROLE", "DEVELOPER", "CREATE_TOKENS"),
+    )
+
+
+# --- holders() and the @requires directive ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_holders_lists_who_holds_each_action(policy: Policy, action: Action) -> None:
+    assert policy.holders(action) == HOLDERS[action]
+
+
+@pytest.mark.parametrize("action", list(Action))
+def test_holders_agree_with_decide(policy: Policy, action: Action) -> None:
+    # A role is listed plainly iff decide gives it ALL, with :OWN iff it gives OWN.
+    for role, column in ((TeamRole.ADMIN, "admin"), (TeamRole.DEVELOPER, "developer")):
+        got = outcome(policy, PRINCIPALS[column], action)
+        listed = policy.holders(action)
+        if RULES[action].public or RULES[action].any_member:
+            assert got == "ALL"
+        else:
+            assert (f"TeamRole.{role.value}" in listed) is (got == "ALL")
+            assert (f"TeamRole.{role.value}:OWN" in listed) is (got == "OWN")
+
+
+def test_requires_directive_in_the_sdl_is_the_policys_holders(policy: Policy) -> None:
+    sdl = build_schema().as_str()
+    found = {
+        name: (action, anyof)
+        for name, action, anyof in re.findall(
+            r"^\s*(\w+)\(?.*?@requires\(action: \"(\w+)\", anyOf: \[(.*?)\]\)", sdl, re.MULTILINE
+        )
+    }
+    assert set(FIELD_ACTIONS) <= set(found)
+    for name, (action, anyof) in found.items():
+        holders = re.findall(r"\"([^\"]+)\"", anyof)
+        assert holders == policy.holders(Action(action)), name
+    for name, action in FIELD_ACTIONS.items():
+        assert found[name][0] == action.value, name
+
+
+# --- another grant source ---------------------------------------------------------------------------
+
+
+class ExtraGrants:
+    """A later grant source (e.g. account permissions, R33): one user may invite."""
+
+    def __init__(self, user_id: int) -> None:
+        self.user_id = user_id
+
+    def grants(self, principal: Principal) -> Iterable[tuple[TeamPermission, Grant]]:
+        if principal.user_id == self.user_id:
+            yield P.INVITE_USERS, Grant("ACCOUNT_PERMISSION", "invite", P.INVITE_USERS.value)
+
+    def holders(self, permission: TeamPermission) -> Iterable[str]:
+        return ["AccountPermission.INVITE"] if permission == P.INVITE_USERS else []
+
+
+def test_decide_with_another_source_lists_its_grant() -> None:
+    policy = Policy([TeamRoleGrants(), ExtraGrants(DEV_PK)])
+    decision = policy.decide(PRINCIPALS["developer"], Action.INVITE_USER)
+    assert decision.allowed and decision.grants == (
+        Grant("ACCOUNT_PERMISSION", "invite", "INVITE_USERS"),
+    )
+    assert policy.holders(Action.INVITE_USER) == ["TeamRole.ADMIN", "AccountPermission.INVITE"]
+
+
+def test_decide_with_another_source_still_caps_read_only_tokens_and_other_orgs() -> None:
+    policy = Policy([TeamRoleGrants(), ExtraGrants(DEV_PK)])
+    assert outcome(policy, PRINCIPALS["dev_ro"], Action.INVITE_USER) == "DENY"
+    assert outcome(policy, PRINCIPALS["developer"], Action.INVITE_USER, Thing(OTHER_ORG)) == "DENY"
+    assert outcome(policy, PRINCIPALS["developer"], Action.INVITE_USER, Thing(ORG)) == "ALL"

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from accessgraph.app import create_app
-from accessgraph.models import TeamRole, User, UserStatus
+from accessgraph.models import AccessToken, TeamRole, User, UserStatus
 from accessgraph.services import Services
 from tests.conftest import Actor, Factory, World
 
@@ -102,3 +102,23 @@ async def test_concurrent_demotions_of_many_admins_keep_one(
         )
     )
     assert await _active_admins(services, world.org) >= 1
+
+
+async def test_token_burst_with_stale_last_used_is_answered_and_writes_once(
+    client: httpx.AsyncClient, factory: Factory, services: Services, world: World, later: object
+) -> None:
+    # More simultaneous requests than the pool has connections, all due a lastUsedAt write:
+    # authentication must never hold one connection while waiting for another.
+    token = await factory.token(world.dev)
+    later(minutes=5)  # type: ignore[operator]
+    requests = [
+        client.post("/graphql", json={"query": "{ viewer { email } }"}, headers=token.headers)
+        for _ in range(40)
+    ]
+    responses = await asyncio.wait_for(asyncio.gather(*requests), timeout=20)
+    assert [r.status_code for r in responses] == [200] * 40
+    assert all(r.json()["data"]["viewer"]["email"] == "dev@acme.test" for r in responses)
+    async with services.db.session() as session:
+        row = await session.get(AccessToken, token.extra["token_pk"])
+    assert row is not None
+    assert row.last_used_at == services.clock.now()

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
+from sqlmodel import col
 from starlette.authentication import (
     AuthCredentials,
     AuthenticationBackend,
@@ -110,29 +111,41 @@ class CredentialBackend(AuthenticationBackend):
             row = (
                 await session.execute(
                     select(AccessToken, User)
-                    .join(User, User.id == AccessToken.owner_id)  # type: ignore[arg-type]
-                    .where(AccessToken.username == claims.jti)  # type: ignore[arg-type]
+                    .join(User, col(User.id) == col(AccessToken.owner_id))
+                    .where(col(AccessToken.username) == claims.jti)
                 )
             ).first()
-            if row is None:
-                return None
-            token, owner = row
-            if (
-                not same_digest(token.secret_hash, sha256_hex(value))
-                or token.owner_id != claims.subject
-                or token.revoked_at is not None
-                or (token.expires_at is not None and token.expires_at <= now)
-                or not _may_sign_in(owner)
-            ):
-                return None
-            if token.last_used_at is None or token.last_used_at <= now - LAST_USED_PRECISION:
-                await self._touch(token, now)
+        # The read connection is back in the pool before any write: holding it while asking
+        # for a second one let a burst of token requests exhaust the pool and hang.
+        if row is None:
+            return None
+        token, owner = row
+        if (
+            not same_digest(token.secret_hash, sha256_hex(value))
+            or token.owner_id != claims.subject
+            or token.revoked_at is not None
+            or (token.expires_at is not None and token.expires_at <= now)
+            or not _may_sign_in(owner)
+        ):
+            return None
+        if token.last_used_at is None or token.last_used_at <= now - LAST_USED_PRECISION:
+            await self._touch(token, now)
         return _principal(owner, token=token)
 
-    async def _touch(self, token: AccessToken, now: object) -> None:
+    async def _touch(self, token: AccessToken, now: datetime) -> None:
+        """Record use; conditional, so a burst of requests with one token writes once."""
+        stale = now - LAST_USED_PRECISION
         async with self._services.db.write() as session:
             await session.execute(
-                update(AccessToken).where(AccessToken.id == token.id).values(last_used_at=now)  # type: ignore[arg-type]
+                update(AccessToken)
+                .where(
+                    col(AccessToken.id) == token.id,
+                    or_(
+                        col(AccessToken.last_used_at).is_(None),
+                        col(AccessToken.last_used_at) <= stale,
+                    ),
+                )
+                .values(last_used_at=now)
             )
 
 
@@ -152,6 +165,7 @@ def _principal(
         token_id=token.id if token else None,
         token_permission=token.permission if token else None,
         session_id=session_id,
+        user_row=user,
     )
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from starlette.authentication import BaseUser
 
 from accessgraph.models.enums import TeamRole, TokenPermission
+
+if TYPE_CHECKING:
+    from accessgraph.models import User
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +28,9 @@ class Principal(BaseUser):
     token_id: int | None = None
     token_permission: TokenPermission | None = None
     session_id: str | None = None
+    # The row authentication read, so this request's loaders need not read it again. Not part
+    # of the snapshot's identity (equality, hash): decisions use the fields above.
+    user_row: User | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_authenticated(self) -> bool:

@@ -29,6 +29,8 @@ class User(SQLModel, table=True):
             postgresql_where=text("deleted_at IS NULL"),
         ),
         Index("ix_users_org_id_id", "org_id", "id"),
+        # The team page's count: live users of one organization, without a table scan.
+        Index("ix_users_org_id_deleted_at", "org_id", "deleted_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -109,6 +109,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("users", schema=None) as batch_op:
         batch_op.create_index("ix_users_org_id_id", ["org_id", "id"], unique=False)
+        batch_op.create_index("ix_users_org_id_deleted_at", ["org_id", "deleted_at"], unique=False)
         batch_op.create_index(
             "uq_users_org_email_live",
             ["org_id", "email_normalized"],
@@ -265,6 +266,7 @@ def downgrade() -> None:
             postgresql_where=sa.text("deleted_at IS NULL"),
         )
         batch_op.drop_index("ix_users_org_id_id")
+        batch_op.drop_index("ix_users_org_id_deleted_at")
 
     op.drop_table("users")
     with op.batch_alter_table("outbox_emails", schema=None) as batch_op:

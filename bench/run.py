@@ -1,0 +1,817 @@
+"""accessgraph load benchmark: seed, serve, load, stop; one JSON object on the last stdout line.
+
+    python bench/run.py [--quick] [--database-url URL] [--at-commit REV] [--wait-quiet S]
+
+1. Seed (bench/seed.py): one organization, 10,000 users, 50,000 tokens; cached between runs.
+2. Sign the admin in (a console session) and count the SQL statements of one request of each
+   operation, in-process (httpx ASGITransport and a `before_cursor_execute` listener on the
+   app's engine), for first: 10 and first: 50.
+3. Serve the real app (`accessgraph.app:app_from_env`) and the ceiling (bench/ceiling.py), each
+   as one uvicorn worker pinned to CPU 0; check one response of each operation, and that the
+   ceiling serves the team page's users.
+4. Load each operation in turn from this process, pinned to CPU 1 (bench/load.py): a fixed
+   number of keep-alive connections, a warm-up, then a fixed window.
+5. The token burst check: as many requests at once as there are connections, with a token
+   whose lastUsedAt is stale; all must be answered.
+6. Stop both servers (also on Ctrl-C, SIGTERM or an error) and print the results.
+
+Progress goes to stderr; stdout carries only the final JSON line. The exit status is 1 when
+any request failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import ctypes
+import dataclasses
+import datetime as dt
+import gc
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+
+from load import (  # noqa: E402
+    CLK_TCK,
+    Probe,
+    Target,
+    cpu_ticks,
+    graphql_problem,
+    process_ticks,
+    request_once,
+    run_load,
+)
+from seed import (  # noqa: E402
+    DEFAULT_SQLITE_URL,
+    SECRET_KEY,
+    TOKENS,
+    USERS,
+    WORK_DIR,
+    Seeded,
+    console_session,
+    forget_token_use,
+    is_postgres,
+    seed,
+)
+
+REPO = BENCH_DIR.parent
+SERVER_CPU = 0
+CLIENT_CPU = 1
+
+TEAM_PAGE = """query TeamPage {
+  users(first: 50) {
+    totalCount
+    edges { cursor node {
+      id firstName lastName email role status lastLoginAt
+      viewerCanUpdateRole viewerCanDelete viewerCanResendInvitation
+    } }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+TOKEN_PAGE = """query TokenPage {
+  tokens(first: 50) {
+    totalCount
+    edges { node {
+      id name permission username status createdAt expiresAt lastUsedAt
+      createdBy { id email }
+      viewerCanRevoke viewerCanDelete
+    } }
+  }
+}"""
+VIEWER = "query Viewer { viewer { id } }"
+IGNORED_SQL = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")
+
+
+@dataclass(frozen=True)
+class Mode:
+    warmup: float
+    window: float
+    concurrency: int
+    burst_limit: float  # seconds the token burst check waits for its answers
+
+
+FULL = Mode(warmup=5.0, window=20.0, concurrency=16, burst_limit=10.0)
+QUICK = Mode(warmup=1.0, window=3.0, concurrency=16, burst_limit=5.0)
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def global_id(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The team and token pages are console pages: they send the admin's console session,
+    as the console does. `viewer` sends the admin's access token (API automation)."""
+
+    session: str
+    token: str
+
+    def for_operation(self, name: str) -> dict[str, str]:
+        value = self.token if name.startswith("viewer") else self.session
+        return {"Authorization": f"Bearer {value}"}
+
+
+AUTH_USED = {
+    "team_page": "console session",
+    "token_page": "console session",
+    "viewer": "access token",
+}
+
+
+# --- SQL statement counts (in-process) --------------------------------------------------------
+
+
+async def _count_statements(url: str, creds: Credentials) -> dict[str, Any]:
+    import httpx
+    from sqlalchemy import event
+
+    from accessgraph.app import create_app
+    from accessgraph.settings import Settings
+
+    app = create_app(Settings(database_url=url, secret_key=SECRET_KEY))
+    engine = app.state.services.db.engine.sync_engine
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    counts: dict[str, Any] = {}
+    listing: list[str] = []
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            for name, doc in [
+                ("team_page", TEAM_PAGE),
+                ("team_page_first10", TEAM_PAGE.replace("first: 50", "first: 10")),
+                ("token_page", TOKEN_PAGE),
+                ("token_page_first10", TOKEN_PAGE.replace("first: 50", "first: 10")),
+                ("viewer", VIEWER),
+            ]:
+                # The first request may write the token's lastUsedAt (once a minute); count
+                # the second, which is what a steady stream of requests runs.
+                for _ in range(2):
+                    seen.clear()
+                    response = await client.post(
+                        "/graphql", json={"query": doc}, headers=creds.for_operation(name)
+                    )
+                    problem = (
+                        f"HTTP {response.status_code}"
+                        if response.status_code != 200
+                        else graphql_problem(response.content)
+                    )
+                    if problem:
+                        raise SystemExit(f"in-process {name} request failed: {problem}")
+                statements = [s for s in seen if not s.lstrip().upper().startswith(IGNORED_SQL)]
+                counts[f"sql_statements_{name}"] = len(statements)
+                listing.append(f"-- {name}: {len(statements)} statements")
+                listing.extend(" ".join(s.split()) for s in statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        await app.state.services.db.dispose()
+    backend = "postgresql" if is_postgres(url) else "sqlite"
+    (WORK_DIR / f"statements-{backend}.sql").write_text("\n".join(listing) + "\n")
+    return counts
+
+
+# --- servers ----------------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM if the benchmark dies without cleaning up (Linux prctl)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """One uvicorn worker pinned to SERVER_CPU, stopped by `stop` (idempotent)."""
+
+    def __init__(
+        self, name: str, app: str, env: dict[str, str], extra: list[str], database_url: str
+    ) -> None:
+        self.name = name
+        self.database_url = database_url
+        self.port = free_port()
+        self.log_path = WORK_DIR / f"{name}.log"
+        command = [
+            "taskset",
+            "-c",
+            str(SERVER_CPU),
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--no-proxy-headers",
+            "--log-level",
+            "warning",
+            *extra,
+        ]
+        self._log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+        log(f"started {name} (pid {self.proc.pid}) on port {self.port}: {' '.join(command)}")
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"{self.name} exited ({self.proc.returncode}):\n{self.tail()}")
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock,
+            ):
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n")
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+            time.sleep(0.1)
+        raise SystemExit(f"{self.name} not ready after {timeout:.0f}s:\n{self.tail()}")
+
+    def tail(self) -> str:
+        self._log.flush()
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-30:])
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # uvicorn's graceful shutdown
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+            log(f"stopped {self.name} (pid {self.proc.pid}, exit {self.proc.returncode})")
+        self._log.close()
+
+
+@contextlib.contextmanager
+def serving(seeded: Seeded) -> Iterator[tuple[Server, Server]]:
+    servers: list[Server] = []
+    try:
+        servers.append(
+            Server(
+                "app",
+                "accessgraph.app:app_from_env",
+                {
+                    "ACCESSGRAPH_DATABASE_URL": seeded.database_url,
+                    "ACCESSGRAPH_SECRET_KEY": SECRET_KEY,
+                    "ACCESSGRAPH_ENV": "production",
+                },
+                [],
+                seeded.database_url,
+            )
+        )
+        servers.append(
+            Server(
+                "ceiling",
+                "ceiling:create_app",
+                {"BENCH_DATABASE_URL": seeded.database_url, "BENCH_ORG_ID": str(seeded.org_id)},
+                ["--app-dir", str(BENCH_DIR)],
+                seeded.database_url,
+            )
+        )
+        for server in servers:
+            server.wait_ready()
+        yield servers[0], servers[1]
+    finally:
+        for server in reversed(servers):
+            server.stop()
+
+
+# --- checks -----------------------------------------------------------------------------------
+
+
+async def _fetch(target: Target, name: str) -> dict[str, Any]:
+    status, body = await request_once(target)
+    problem = f"HTTP {status}: {body[:300]!r}" if status != 200 else graphql_problem(body)
+    if problem:
+        raise SystemExit(f"pre-flight {name} failed: {problem}")
+    doc: dict[str, Any] = orjson.loads(body)
+    return doc
+
+
+async def preflight(targets: dict[str, Target], seeded: Seeded) -> None:
+    """One response of each operation, checked for shape; the ceiling's users must be the
+    team page's users, field for field."""
+    team = (await _fetch(targets["team_page"], "team page"))["data"]["users"]
+    tokens = (await _fetch(targets["token_page"], "token page"))["data"]["tokens"]
+    viewer = (await _fetch(targets["viewer"], "viewer"))["data"]["viewer"]
+    ceiling = await _fetch(targets["ceiling"], "ceiling")
+    team_ok = team["totalCount"] == USERS and len(team["edges"]) == 50
+    tokens_ok = tokens["totalCount"] == TOKENS + 1 and len(tokens["edges"]) == 50
+    checks = {
+        f"team page: totalCount {team['totalCount']}, {len(team['edges'])} edges": team_ok,
+        f"token page: totalCount {tokens['totalCount']}, {len(tokens['edges'])} edges": tokens_ok,
+        "token page: a token without createdBy": all(
+            e["node"]["createdBy"] for e in tokens["edges"]
+        ),
+        f"viewer: {viewer}": viewer["id"] == global_id("User", seeded.admin_user_id),
+        f"ceiling: totalCount {ceiling['totalCount']}": ceiling["totalCount"] == USERS,
+    }
+    failed = [what for what, ok in checks.items() if not ok]
+    if failed:
+        raise SystemExit("pre-flight: unexpected answers: " + "; ".join(failed))
+    fields = ["id", "firstName", "lastName", "email", "role", "status", "lastLoginAt"]
+    shown = [{k: e["node"][k] for k in fields} for e in team["edges"]]
+    if shown != ceiling["users"]:
+        diff = next((a, b) for a, b in zip(shown, ceiling["users"], strict=False) if a != b)
+        raise SystemExit(f"the ceiling serves other data than the team page: {diff}")
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def use_commit(rev: str) -> str:
+    """Export `rev` (git archive) to bench/.work/src-<sha>/ and import accessgraph from there,
+    here and in the servers: an exact commit measured while the working tree changes."""
+    sha = _git("rev-parse", "--short", f"{rev}^{{commit}}")
+    root = WORK_DIR / f"src-{sha}"
+    if not (root / "src" / "accessgraph").is_dir():
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "archive", sha, "src"], cwd=REPO, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    src = str(root / "src")
+    sys.path.insert(0, src)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))
+    log(f"measuring commit {sha} exported to {root.relative_to(REPO)}")
+    return sha
+
+
+def code_state(commit: str | None) -> dict[str, Any]:
+    """Which code was measured: the commit, and whether src/ had uncommitted changes."""
+    import accessgraph
+
+    package = Path(accessgraph.__file__).resolve().parent
+    state: dict[str, Any] = {"commit": commit, "src_dirty": False, "accessgraph": str(package)}
+    try:
+        if commit is None:
+            state["commit"] = _git("rev-parse", "--short", "HEAD")
+            state["src_dirty"] = bool(_git("status", "--porcelain", "--", str(package)))
+    except (OSError, subprocess.CalledProcessError):
+        state.update(commit="unknown", src_dirty=None)
+    return state
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _pin_self() -> bool:
+    cpus = os.sched_getaffinity(0)
+    if not {SERVER_CPU, CLIENT_CPU} <= cpus:
+        log(
+            f"warning: CPUs {SERVER_CPU} and {CLIENT_CPU} are not both available ({cpus}); "
+            "client and server will share cores"
+        )
+        return False
+    os.sched_setaffinity(0, {CLIENT_CPU})
+    return True
+
+
+class Profiler:
+    """Probe: py-spy (if installed) samples the app during the window, into a flame graph."""
+
+    def __init__(self, server: Server, name: str, mode: Mode) -> None:
+        self.server, self.name, self.mode = server, name, mode
+        self.spy: asyncio.subprocess.Process | None = None
+        self.exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if not Path(self.exe).exists():
+            log("--profile: py-spy is not installed (pip install py-spy); not profiling")
+        backend = "postgresql" if is_postgres(server.database_url) else "sqlite"
+        self.out = WORK_DIR / f"profile-{backend}-{name}.svg"
+
+    async def start(self) -> None:
+        if not Path(self.exe).exists():  # noqa: ASYNC240 (a stat, once)
+            return
+        self.spy = await asyncio.create_subprocess_exec(
+            self.exe, "record", "--pid", str(self.server.proc.pid),
+            "--duration", str(int(self.mode.window)), "--rate", "200", "--gil",
+            "--nonblocking", "--format", "flamegraph", "-o", str(self.out),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    async def stop(self, result: Any) -> dict[str, Any]:
+        if self.spy is None:
+            return {}
+        async with asyncio.timeout(30):
+            await self.spy.wait()
+        return {"profile": str(self.out.relative_to(REPO))}
+
+
+class PostgresBackends:
+    """Probe: the CPU time of the PostgreSQL backends connected to the benchmark's database
+    (whichever server they serve; the idle one's cost nothing), and how many connections were
+    opened during the window. Backends are found in /proc every 0.2 s, only to read their CPU
+    time: the benchmark never signals or pins them. A backend that exits loses its last 0.2 s.
+    """
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(url)
+        self.database = parsed.database or ""
+        self.dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.marker = f" {self.database} ".encode()
+        self.ours: dict[int, bool] = {}
+
+    def _backends(self) -> list[int]:
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            if pid not in self.ours:
+                try:
+                    cmdline = (entry / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                self.ours[pid] = cmdline.startswith(b"postgres: ") and self.marker in cmdline
+            if self.ours[pid]:
+                pids.append(pid)
+        return pids
+
+    def _sample(self) -> None:
+        for pid in self._backends():
+            ticks = process_ticks(pid)
+            if ticks is not None:
+                self.first.setdefault(pid, 0)  # born during the window: all of its time
+                self.last[pid] = ticks
+
+    async def _sessions(self) -> int:
+        import asyncpg
+
+        conn = await asyncpg.connect(self.dsn)
+        try:
+            # pg_stat_database.sessions counts connections made; the stats are flushed at
+            # least once a second, so this is exact to a second or so.
+            value = await conn.fetchval(
+                "SELECT sessions FROM pg_stat_database WHERE datname = $1", self.database
+            )
+        finally:
+            await conn.close()
+        return int(value or 0)
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            self._sample()
+
+    async def start(self) -> None:
+        self.sessions0 = await self._sessions()
+        self.first = {pid: t for pid in self._backends() if (t := process_ticks(pid)) is not None}
+        self.last = dict(self.first)
+        self.started = time.perf_counter()
+        self.poller = asyncio.create_task(self._poll())
+
+    async def stop(self, result: Any) -> dict[str, Any]:
+        self._sample()
+        wall = time.perf_counter() - self.started
+        self.poller.cancel()
+        seconds = sum(self.last[pid] - self.first[pid] for pid in self.last) / CLK_TCK
+        opened = await self._sessions() - self.sessions0 - 1  # not our own query's
+        return {
+            "db_cpu": round(seconds / wall, 3),
+            "db_cpu_ms_per_request": (
+                round(seconds / result.requests * 1000, 3) if result.requests else None
+            ),
+            "db_connections_opened_per_s": round(max(0, opened) / wall, 1),
+        }
+
+
+async def until_quiet(limit: float, threshold: float = 0.10) -> None:
+    """Wait (at most `limit` seconds) until both cores are idle for 2 seconds: another job
+    on a shared machine would take CPU 0 from the server. Our servers are idle meanwhile."""
+    deadline = time.monotonic() + limit
+    while True:
+        before = cpu_ticks()
+        await asyncio.sleep(2)
+        after = cpu_ticks()
+        busy = max(
+            (after[cpu][0] - before[cpu][0]) / max(1, after[cpu][1] - before[cpu][1])
+            for cpu in after
+            if cpu in before
+        )
+        if busy <= threshold:
+            return
+        if time.monotonic() > deadline:
+            log(f"  the machine is still busy ({busy:.0%} of a core); measuring anyway")
+            return
+        log(f"  waiting for a quiet machine (a core is {busy:.0%} busy)")
+
+
+async def measure(
+    app: Server,
+    ceiling: Server,
+    seeded: Seeded,
+    creds: Credentials,
+    mode: Mode,
+    profile: bool = False,
+    wait_quiet: float = 0.0,
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    graphql = f"{app.base}/graphql"
+    auth = creds.for_operation
+    targets = {
+        "team_page": Target.post_json(graphql, {"query": TEAM_PAGE}, auth("team_page")),
+        "token_page": Target.post_json(graphql, {"query": TOKEN_PAGE}, auth("token_page")),
+        "viewer": Target.post_json(graphql, {"query": VIEWER}, auth("viewer")),
+        "ceiling": Target.post_json(f"{ceiling.base}/team", {"first": 50}),
+        "ceiling_page_only": Target.post_json(f"{ceiling.base}/users", {"first": 50}),
+    }
+    await preflight(targets, seeded)
+    log("pre-flight: every operation answers correctly; the ceiling serves the same users")
+    results: dict[str, dict[str, Any]] = {}
+    for name, target in targets.items():
+        server = ceiling if name.startswith("ceiling") else app
+        if wait_quiet:
+            await until_quiet(wait_quiet)
+        if name == "viewer":
+            # The token writes lastUsedAt at most once a minute. Have that write happen now,
+            # alone, so the window (shorter than a minute) measures reads; the write under
+            # concurrency is the burst check's business.
+            await forget_token_use(seeded.database_url, creds.token)
+            await _fetch(target, "viewer")
+        log(
+            f"load {name}: {mode.concurrency} connections, {mode.warmup:g}s warm-up, "
+            f"{mode.window:g}s window"
+        )
+        gc.collect()
+        probes: list[Probe] = []
+        if is_postgres(seeded.database_url):
+            probes.append(PostgresBackends(seeded.database_url))
+        if profile and server is app:
+            probes.append(Profiler(server, name, mode))
+        result = await run_load(
+            target,
+            concurrency=mode.concurrency,
+            duration=mode.window,
+            warmup=mode.warmup,
+            graphql=not name.startswith("ceiling"),
+            server_pid=server.proc.pid,
+            probes=probes,
+        )
+        summary = result.summary()
+        results[name] = summary
+        log(
+            f"  {name}: {summary['rps']:.1f} rps, p50 {summary['p50_ms']:.1f} ms, "
+            f"p99 {summary['p99_ms']:.1f} ms, errors {summary['errors']}, "
+            f"server CPU {summary['server_cpu_ms_per_request']} ms/request"
+            + (
+                f" + database {summary['probes']['db_cpu_ms_per_request']} ms/request, "
+                f"{summary['probes']['db_connections_opened_per_s']} connections opened/s; "
+                if "db_cpu" in summary["probes"]
+                else "; "
+            )
+            + f"CPU use: server {summary['server_cpu']}, client {summary['client_cpu']}, "
+            f"cores busy {summary['cpu_busy']}"
+        )
+        if summary["first_error"]:
+            log(f"  first error: {summary['first_error']}")
+    burst = await token_burst(
+        targets["viewer"], seeded, creds, mode.concurrency, limit=mode.burst_limit
+    )
+    return results, burst
+
+
+async def token_burst(
+    target: Target, seeded: Seeded, creds: Credentials, size: int, limit: float
+) -> dict[str, Any]:
+    """A correctness check, run last: `size` requests at once with a token whose lastUsedAt
+    is stale (automation resuming after a pause), so that each of them may write lastUsedAt.
+    All must be answered within `limit` seconds."""
+    await forget_token_use(seeded.database_url, creds.token)
+    started = time.perf_counter()
+    tasks = [asyncio.create_task(request_once(target)) for _ in range(size)]
+    done, pending = await asyncio.wait(tasks, timeout=limit)
+    for task in pending:
+        task.cancel()
+    answered = [t.result() for t in done if t.exception() is None]
+    outcome = {
+        "requests": size,
+        "answered_200": sum(1 for status, _ in answered if status == 200),
+        "unanswered_after_s": limit if pending else None,
+        "unanswered": len(pending),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    log(f"token burst ({size} requests at once, stale lastUsedAt): {outcome}")
+    return outcome
+
+
+def total_cpu_ms(summary: dict[str, Any]) -> float | None:
+    """CPU milliseconds per request: the server's, plus its database's if measured."""
+    server = summary["server_cpu_ms_per_request"]
+    if server is None:
+        return None
+    return float(server) + float(summary["probes"].get("db_cpu_ms_per_request") or 0.0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"{QUICK.warmup:g}s warm-up + {QUICK.window:g}s window per operation"
+        f" (default {FULL.warmup:g}s + {FULL.window:g}s)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=DEFAULT_SQLITE_URL,
+        help="default: a SQLite file under bench/.work/; a PostgreSQL database "
+        "is dropped and recreated, so its name must contain 'bench'",
+    )
+    parser.add_argument("--concurrency", type=int, help="connections per operation (16)")
+    parser.add_argument("--window", type=float, help="seconds measured per operation")
+    parser.add_argument("--reseed", action="store_true", help="ignore the cached seed")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each operation, wait up to this long for both cores to be idle "
+        "(a shared machine)",
+    )
+    parser.add_argument(
+        "--at-commit",
+        metavar="REV",
+        help="measure this commit (exported with git archive), not the working tree",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy flame graphs of the app per operation, in bench/.work/ "
+        "(sampling slows the server: do not report these numbers)",
+    )
+    ns = parser.parse_args(argv)
+    mode = QUICK if ns.quick else FULL
+    mode = dataclasses.replace(
+        mode, window=ns.window or mode.window, concurrency=ns.concurrency or mode.concurrency
+    )
+    started = time.perf_counter()
+
+    def on_sigterm(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)  # unwinds through the `finally` that stops the servers
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    commit = use_commit(ns.at_commit) if ns.at_commit else None
+    code = code_state(commit)
+    if code["src_dirty"]:
+        log("note: src/ has uncommitted changes; the results are not those of a commit")
+    url = ns.database_url
+    seeded = seed(url, force=ns.reseed, log=log)
+    log("counting SQL statements per request (in-process)")
+    creds = Credentials(
+        session=asyncio.run(console_session(url, seeded.admin_user_id)), token=seeded.admin_token
+    )
+    counts = asyncio.run(_count_statements(url, creds))
+    log("  " + ", ".join(f"{k.removeprefix('sql_statements_')}={v}" for k, v in counts.items()))
+    pinned = _pin_self()
+    gc.collect()
+    gc.freeze()  # the seed's and the in-process app's objects stay out of the client's GC
+    with serving(seeded) as (app, ceiling):
+        results, burst = asyncio.run(
+            measure(app, ceiling, seeded, creds, mode, ns.profile, ns.wait_quiet)
+        )
+
+    out: dict[str, Any] = {
+        "database": "postgresql" if is_postgres(url) else "sqlite",
+        "mode": "quick" if ns.quick else "full",
+        "profiled": ns.profile,
+    }
+    for name, summary in results.items():
+        out[f"{name}_rps"] = summary["rps"]
+        out[f"{name}_p50_ms"] = summary["p50_ms"]
+        out[f"{name}_p99_ms"] = summary["p99_ms"]
+        out[f"{name}_cpu_ms"] = summary["server_cpu_ms_per_request"]
+        if "db_cpu_ms_per_request" in summary["probes"]:
+            out[f"{name}_db_cpu_ms"] = summary["probes"]["db_cpu_ms_per_request"]
+    ceiling_rps = results["ceiling"]["rps"]
+    out["team_page_ratio"] = round(results["team_page"]["rps"] / ceiling_rps, 4)
+    # The same ratio from CPU time per request (the server's, plus the database's when it is
+    # measured): steadier than rps on a shared machine.
+    team_cpu, ceiling_cpu = total_cpu_ms(results["team_page"]), total_cpu_ms(results["ceiling"])
+    if team_cpu and ceiling_cpu:
+        out["team_page_cpu_ratio"] = round(ceiling_cpu / team_cpu, 4)
+    out["team_page_ratio_page_only"] = round(
+        results["team_page"]["rps"] / results["ceiling_page_only"]["rps"], 4
+    )
+    out.update(counts)
+    errors = sum(s["errors"] for s in results.values())
+    warnings = [
+        f"{name}: client CPU {s['client_cpu']:.2f}: the load generator may be the bottleneck"
+        for name, s in results.items()
+        if s["client_cpu"] > 0.9
+    ]
+    burst_failed = burst["requests"] - burst["answered_200"]
+    if burst_failed:
+        errors += burst_failed
+        warnings.append(
+            f"token burst: {burst_failed} of {burst['requests']} concurrent requests with a "
+            "stale lastUsedAt were not answered 200 in time (connection pool exhausted?)"
+        )
+    out.update(
+        {
+            "errors": errors,
+            "token_burst": burst,
+            "auth": AUTH_USED,
+            "warnings": warnings,
+            "concurrency": mode.concurrency,
+            "warmup_s": mode.warmup,
+            "window_s": mode.window,
+            "seed": {"users": seeded.users, "tokens": seeded.tokens + 1, "key": seeded.key},
+            "pinned": {"server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU} if pinned else None,
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d"),
+            **code,
+            "machine": {
+                "cpus": os.cpu_count(),
+                "cpu_model": _cpu_model(),
+                "python": platform.python_version(),
+            },
+            "details": results,
+            "runtime_s": round(time.perf_counter() - started, 1),
+        }
+    )
+    for name, s in results.items():
+        others = s["cpu_busy"].get(f"cpu{SERVER_CPU}", 0.0) - (s["server_cpu"] or 0.0)
+        if others > 0.15:
+            warnings.append(
+                f"{name}: other processes used {others:.2f} of CPU {SERVER_CPU} (the server's)"
+                " during the window"
+                + (
+                    " (PostgreSQL's backends count here)"
+                    if is_postgres(url)
+                    else "; the machine was not quiet"
+                )
+            )
+    for warning in warnings:
+        log(f"warning: {warning}")
+    log(
+        f"done in {out['runtime_s']}s; team page {out['team_page_rps']} rps = "
+        f"{out['team_page_ratio']:.3f} of the ceiling ({ceiling_rps} rps)"
+    )
+    print(orjson.dumps(out).decode(), flush=True)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # the servers were stopped on the way out
+        log("interrupted")
+        sys.exit(130)

@@ -1,0 +1,454 @@
+"""The benchmark's data: one organization, 10,000 users and 50,000 access tokens.
+
+Rows are bulk-inserted with SQLAlchemy Core in batches (the ORM would take minutes). Every
+user shares one precomputed argon2 hash; token rows get random secret hashes, except one real
+token made through `accessgraph.resolvers.tokens.create_token` for the first admin: the load
+generator authenticates with it (an admin sees every token of the organization).
+
+A seeded database is reused while its cache key matches: SEED_VERSION, the database URL, the
+signing key, and the text of the migrations and models. Bump SEED_VERSION whenever the data
+below changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import random
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+SEED_VERSION = 1
+BENCH_DIR = Path(__file__).resolve().parent
+WORK_DIR = BENCH_DIR / ".work"
+DEFAULT_SQLITE_URL = f"sqlite+aiosqlite:///{WORK_DIR / 'bench.db'}"
+# Fixed, so a cached database's token keeps verifying; it signs nothing outside the benchmark.
+SECRET_KEY = "accessgraph-bench-signing-key-" + "0123456789abcdef" * 3
+USERS = 10_000
+TOKENS = 50_000
+BATCH = 2_000
+ORG_NAME = "Bench Org"
+ADMIN_EMAIL = "admin@bench.test"
+# Every timestamp is relative to this instant, so the data is the same on every seed;
+# statuses (EXPIRED tokens and invitations) are computed by the app against its clock.
+EPOCH = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+FIRST_NAMES = [
+    "Ada",
+    "Alan",
+    "Barbara",
+    "Donald",
+    "Edsger",
+    "Frances",
+    "Grace",
+    "Guido",
+    "John",
+    "Katherine",
+    "Ken",
+    "Linus",
+    "Margaret",
+    "Niklaus",
+    "Radia",
+    "Tim",
+]
+LAST_NAMES = [
+    "Allen",
+    "Backus",
+    "Dijkstra",
+    "Hamilton",
+    "Hopper",
+    "Johnson",
+    "Knuth",
+    "Lamport",
+    "Liskov",
+    "Lovelace",
+    "Perlman",
+    "Ritchie",
+    "Thompson",
+    "Turing",
+    "van Rossum",
+    "Wirth",
+]
+TOKEN_NAMES = [
+    "ci",
+    "deploy",
+    "k8s-production",
+    "k8s-staging",
+    "backup",
+    "terraform",
+    "monitoring",
+    "release",
+    "nightly",
+    "artifact-upload",
+]
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """What the load generator needs to know about a seeded database."""
+
+    key: str
+    database_url: str
+    org_id: int
+    admin_user_id: int
+    admin_token: str
+    users: int
+    tokens: int
+    seconds: float  # how long the seed took when it was made
+
+
+def is_postgres(url: str) -> bool:
+    return make_url(url).get_backend_name() == "postgresql"
+
+
+def schema_fingerprint() -> str:
+    """A hash of the migrations and the models: when either changes, the seed is redone
+    (a column added in place, or one the models fill in, must not meet a stale database)."""
+    import accessgraph
+
+    package = Path(accessgraph.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted([*package.glob("migrations/versions/*.py"), *package.glob("models/*.py")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_key(url: str) -> str:
+    raw = json.dumps([SEED_VERSION, url, SECRET_KEY, USERS, TOKENS, schema_fingerprint()])
+    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def _cache_file(url: str) -> Path:
+    return WORK_DIR / f"seed-{hashlib.sha256(url.encode()).hexdigest()[:12]}.json"
+
+
+# --- database lifecycle -----------------------------------------------------------------------
+
+
+async def _recreate_postgres_database(url: str) -> None:
+    """DROP and CREATE the benchmark's own database (never one whose name lacks 'bench')."""
+    parsed = make_url(url)
+    name = parsed.database or ""
+    if "bench" not in name:
+        raise SystemExit(
+            f"refusing to drop PostgreSQL database {name!r}: the benchmark only recreates a "
+            "database whose name contains 'bench' (e.g. accessgraph_bench)"
+        )
+    admin = create_async_engine(
+        parsed.set(database="postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+
+
+def _reset_database(url: str) -> None:
+    if is_postgres(url):
+        asyncio.run(_recreate_postgres_database(url))
+        return
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        raise SystemExit(f"unsupported benchmark database URL: {url}")
+    path = Path(parsed.database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+# --- rows -------------------------------------------------------------------------------------
+
+
+def _user_rows(org_id: int, password_hash: str, rng: random.Random) -> list[dict[str, Any]]:
+    from accessgraph.models import TeamRole, UserStatus
+
+    rows = []
+    for n in range(1, USERS + 1):
+        if n == 1:
+            role, status, email = TeamRole.ADMIN, UserStatus.ACTIVE, ADMIN_EMAIL
+        else:
+            role = TeamRole.ADMIN if rng.random() < 0.1 else TeamRole.DEVELOPER
+            draw = rng.random()
+            # 80% ACTIVE, 15% INVITED (a third of them past their invitation's expiry), 5% FAILED
+            status = (
+                UserStatus.ACTIVE
+                if draw < 0.80
+                else UserStatus.INVITED
+                if draw < 0.95
+                else UserStatus.FAILED
+            )
+            email = f"user{n:05d}@bench.test"
+        created = EPOCH - timedelta(days=400) + timedelta(minutes=n)
+        invitation_expires_at = None
+        if status == UserStatus.INVITED:
+            invitation_expires_at = EPOCH + timedelta(days=rng.choice([-3, -1, 2, 30, 365]))
+        last_login_at = None
+        if status == UserStatus.ACTIVE and (n == 1 or rng.random() < 0.7):
+            last_login_at = EPOCH - timedelta(minutes=rng.randint(1, 60 * 24 * 90))
+        rows.append(
+            {
+                "org_id": org_id,
+                "email": email,
+                "email_normalized": email.casefold(),
+                "first_name": rng.choice(FIRST_NAMES) if rng.random() < 0.95 else None,
+                "last_name": rng.choice(LAST_NAMES) if rng.random() < 0.95 else None,
+                "role": role,
+                "status": status,
+                "password_hash": password_hash if status != UserStatus.FAILED else None,
+                "invitation_expires_at": invitation_expires_at,
+                "last_login_at": last_login_at,
+                "created_at": created,
+                "deleted_at": None,
+            }
+        )
+    return rows
+
+
+def _token_rows(
+    org_id: int, user_ids: list[int], admin_ids: list[int], rng: random.Random
+) -> list[dict[str, Any]]:
+    from accessgraph.models import TokenPermission
+
+    rows = []
+    for n in range(TOKENS):
+        owner = rng.choice(user_ids)  # 5 per user on average, unevenly spread
+        created = EPOCH - timedelta(days=300) + timedelta(minutes=5 * n)
+        draw = rng.random()
+        expires_at = revoked_at = revoked_by = None
+        if draw < 0.10:  # revoked
+            revoked_at = created + timedelta(days=rng.randint(1, 30))
+            revoked_by = rng.choice([owner, *admin_ids[:3]])
+        elif draw < 0.20:  # already expired (relative to EPOCH)
+            expires_at = EPOCH - timedelta(days=rng.randint(1, 60))
+        elif draw < 0.60:  # expires in the future
+            expires_at = EPOCH + timedelta(days=rng.randint(30, 3650))
+        last_used_at = (
+            created + timedelta(hours=rng.randint(1, 24 * 200)) if rng.random() < 0.6 else None
+        )
+        rows.append(
+            {
+                "org_id": org_id,
+                "owner_id": owner,
+                "name": f"{rng.choice(TOKEN_NAMES)}-{n}",
+                "permission": (
+                    TokenPermission.READ_ONLY if rng.random() < 0.3 else TokenPermission.READ_WRITE
+                ),
+                "username": f"agt-{n:016x}",  # never collides with create_token's random hex
+                "secret_hash": secrets.token_hex(32),
+                "created_at": created,
+                "expires_at": expires_at,
+                "revoked_at": revoked_at,
+                "revoked_by_id": revoked_by,
+                "last_used_at": last_used_at,
+            }
+        )
+    return rows
+
+
+def _through_model(model: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each row as the ORM would insert it: model defaults applied and the mapper's
+    `before_insert` listeners run (columns the app derives, like a search key, get filled),
+    so a Core bulk insert stores what the app would have stored."""
+    from sqlalchemy import inspect
+
+    mapper = inspect(model)
+    before_insert = mapper.dispatch.before_insert
+    columns = [c.key for c in model.__table__.columns if not c.primary_key]
+    out = []
+    for row in rows:
+        obj = model(**row)
+        if before_insert:
+            before_insert(mapper, None, inspect(obj))
+        out.append({key: getattr(obj, key) for key in columns})
+    return out
+
+
+async def _insert(engine: AsyncEngine, model: Any, rows: list[dict[str, Any]]) -> None:
+    rows = _through_model(model, rows)
+    async with engine.begin() as conn:
+        for start in range(0, len(rows), BATCH):
+            await conn.execute(model.__table__.insert(), rows[start : start + BATCH])
+
+
+async def _seed_rows(url: str) -> tuple[int, int, str]:
+    from accessgraph.auth.passwords import hash_password
+    from accessgraph.auth.principal import Principal
+    from accessgraph.clock import FrozenClock
+    from accessgraph.models import AccessToken, Organization, TeamRole, TokenPermission, User
+    from accessgraph.resolvers.tokens import CreateTokenInput, create_token
+    from accessgraph.services import Services
+    from accessgraph.settings import Settings
+
+    rng = random.Random(20261123)
+    password_hash = hash_password("bench-password-not-secret")  # one argon2 hash for everyone
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            org_id = (
+                await conn.execute(
+                    Organization.__table__.insert()  # type: ignore[attr-defined]
+                    .values(name=ORG_NAME, created_at=EPOCH - timedelta(days=500))
+                    .returning(Organization.__table__.c.id)  # type: ignore[attr-defined]
+                )
+            ).scalar_one()
+        users_table = User.__table__  # type: ignore[attr-defined]
+        await _insert(engine, User, _user_rows(org_id, password_hash, rng))
+        async with engine.connect() as conn:
+            ids = (
+                await conn.execute(
+                    select(users_table.c.id, users_table.c.role)
+                    .where(users_table.c.org_id == org_id)
+                    .order_by(users_table.c.id)
+                )
+            ).all()
+        user_ids = [row.id for row in ids]
+        admin_ids = [row.id for row in ids if row.role == TeamRole.ADMIN]
+        admin_id = user_ids[0]
+        await _insert(engine, AccessToken, _token_rows(org_id, user_ids, admin_ids, rng))
+    finally:
+        await engine.dispose()
+
+    # The one real token, through the use case (it signs with SECRET_KEY and records an audit
+    # event); no expiry, so a cached database keeps working.
+    services = Services.build(
+        Settings(database_url=url, secret_key=SECRET_KEY), clock=FrozenClock(EPOCH)
+    )
+    try:
+        principal = Principal(
+            org_id=org_id, user_id=admin_id, role=TeamRole.ADMIN, email=ADMIN_EMAIL
+        )
+        _, value = await create_token(
+            services, principal, CreateTokenInput("bench-load", TokenPermission.READ_WRITE)
+        )
+    finally:
+        await services.db.dispose()
+
+    analyze = create_async_engine(
+        url,
+        poolclass=NullPool,
+        **({"isolation_level": "AUTOCOMMIT"} if is_postgres(url) else {}),
+    )
+    try:
+        async with analyze.connect() as conn:
+            await conn.execute(text("VACUUM ANALYZE" if is_postgres(url) else "ANALYZE"))
+            await conn.commit()
+    finally:
+        await analyze.dispose()
+    return org_id, admin_id, value
+
+
+async def _still_seeded(url: str, seeded: Seeded) -> bool:
+    """The cached database still holds the seed (someone may have deleted the file)."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            users = await conn.scalar(text("SELECT count(*) FROM users"))
+            tokens = await conn.scalar(text("SELECT count(*) FROM access_tokens"))
+    except Exception:
+        return False
+    finally:
+        await engine.dispose()
+    return bool(users == seeded.users and tokens == seeded.tokens + 1)
+
+
+# --- per-run credentials and state -------------------------------------------------------------
+
+
+async def console_session(url: str, user_id: int) -> str:
+    """A fresh console session for the admin (what the console's pages authenticate with),
+    made by the app's own sign-in code; sessions expire, so each run makes one."""
+    from accessgraph.models import User
+    from accessgraph.resolvers.sessions import _start_session
+    from accessgraph.services import Services
+    from accessgraph.settings import Settings
+
+    services = Services.build(Settings(database_url=url, secret_key=SECRET_KEY))
+    try:
+        async with services.db.session() as session:
+            user = await session.get(User, user_id)
+        assert user is not None
+        return (await _start_session(services, user)).token
+    finally:
+        await services.db.dispose()
+
+
+def token_username(token: str) -> str:
+    """The access token's username: its JWT's jti (read without verification)."""
+    payload = token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(claims["jti"])
+
+
+async def forget_token_use(url: str, token: str) -> None:
+    """Clear the token's lastUsedAt, as if it had not been used for a while: its next request
+    writes lastUsedAt again (the app does so at most once a minute)."""
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("UPDATE access_tokens SET last_used_at = NULL WHERE username = :u"),
+                {"u": token_username(token)},
+            )
+    finally:
+        await engine.dispose()
+
+
+def seed(url: str, *, force: bool = False, log: Any = print) -> Seeded:
+    """Seed `url` (or reuse it when its cache key matches). Blocking: call outside a loop."""
+    from accessgraph.migrate import upgrade
+
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    key = cache_key(url)
+    cache = _cache_file(url)
+    if not force and cache.exists():
+        try:
+            cached = Seeded(**json.loads(cache.read_text()))
+        except (TypeError, ValueError):
+            cached = None
+        if cached and cached.key == key and asyncio.run(_still_seeded(url, cached)):
+            upgrade(url)  # a no-op at head; cheap insurance
+            log(f"seed: reusing cached database (key {key}, seeded in {cached.seconds:.1f}s)")
+            return cached
+    started = time.perf_counter()
+    log(f"seed: creating {USERS} users and {TOKENS} tokens in {make_url(url).render_as_string()}")
+    cache.unlink(missing_ok=True)
+    _reset_database(url)
+    upgrade(url)
+    org_id, admin_id, token = asyncio.run(_seed_rows(url))
+    seeded = Seeded(
+        key=key,
+        database_url=url,
+        org_id=org_id,
+        admin_user_id=admin_id,
+        admin_token=token,
+        users=USERS,
+        tokens=TOKENS,
+        seconds=round(time.perf_counter() - started, 2),
+    )
+    cache.write_text(json.dumps(asdict(seeded), indent=2))
+    log(f"seed: done in {seeded.seconds:.1f}s")
+    return seeded
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Seed the benchmark database.")
+    parser.add_argument("--database-url", default=DEFAULT_SQLITE_URL)
+    parser.add_argument("--force", action="store_true", help="reseed even if cached")
+    ns = parser.parse_args()
+    result = seed(ns.database_url, force=ns.force)
+    print(json.dumps({k: v for k, v in asdict(result).items() if k != "admin_token"}))

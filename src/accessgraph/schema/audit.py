@@ -62,7 +62,7 @@ class AuditEvent(Node):
         if self._actor_user_id is None:
             return None
         row = await info.context.loaders.user_by_id.load(self._actor_user_id)
-        return User.of(row, info.context.now) if row is not None else None
+        return User.of(row, info.context) if row is not None else None
 
 
 @strawberry.input

@@ -30,7 +30,7 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
         user = await ctx.loaders.user_by_id.load(pk)
         if user is None or user.deleted_at is not None or not ctx.can(Action.VIEW_USERS, user):
             return None
-        return User.of(user, ctx.now)
+        return User.of(user, ctx)
     if type_name == "Organization":
         return (
             Organization.of(org)
@@ -39,7 +39,7 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
         )
     if type_name == "Token":
         token = await _get(ctx, models.AccessToken, pk)
-        return Token.of(token, ctx.now) if token and ctx.can(Action.VIEW_TOKENS, token) else None
+        return Token.of(token, ctx) if token and ctx.can(Action.VIEW_TOKENS, token) else None
     if type_name == "AuditEvent":
         event = await _get(ctx, models.AuditEvent, pk)
         return AuditEvent.of(event) if event and ctx.can(Action.VIEW_AUDIT_EVENTS, event) else None

@@ -114,7 +114,7 @@ class OrganizationQueries:
         if ctx.principal.user_id is None:
             return None
         row = await ctx.loaders.user_by_id.load(ctx.principal.user_id)
-        return User.of(row, ctx.now) if row is not None else None
+        return User.of(row, ctx) if row is not None else None
 
     @strawberry.field(description="The access token this request authenticated with, if any.")
     async def viewer_token(self, info: Info) -> Token | None:
@@ -123,7 +123,7 @@ class OrganizationQueries:
             return None
         async with ctx.services.db.session() as session:
             row = await session.get(models.AccessToken, ctx.principal.token_id)
-        return Token.of(row, ctx.now) if row is not None else None
+        return Token.of(row, ctx) if row is not None else None
 
     @strawberry.field(extensions=requires(Action.VIEW_ORGANIZATION))
     async def organization(self, info: Info) -> Organization | None:
@@ -160,9 +160,7 @@ class OrganizationMutations:
                 path="/",
                 secure=settings.is_production or settings.public_url.startswith("https://"),
             )
-        return LoginPayload(
-            token=result.token, viewer=User.of(result.user, ctx.services.clock.now()), errors=[]
-        )
+        return LoginPayload(token=result.token, viewer=User.of(result.user, ctx), errors=[])
 
     @strawberry.mutation(extensions=requires(Action.AUTHENTICATE), description="Ends this session.")
     async def logout(self, info: Info, input: LogoutInput | None = None) -> LogoutPayload | None:

@@ -34,21 +34,29 @@ class Token(Node):
     expires_at: datetime | None = strawberry.field(description="null: never expires.")
     last_used_at: datetime | None
     revoked_at: datetime | None
+    # Computed when built, like User.viewerCan... (see there).
+    viewer_can_revoke: bool
+    viewer_can_delete: bool
     _model: strawberry.Private[models.AccessToken]
 
     @classmethod
-    def of(cls, token: models.AccessToken, now: datetime) -> Token:
+    def of(cls, token: models.AccessToken, ctx: Context) -> Token:
         assert token.id is not None
+        status = token.status_at(ctx.now)
         return cls(
             id=strawberry.ID(to_global_id("Token", token.id)),
             name=token.name,
             permission=token.permission,
             username=token.username,
-            status=token.status_at(now),
+            status=status,
             created_at=token.created_at,
             expires_at=token.expires_at,
             last_used_at=token.last_used_at,
             revoked_at=token.revoked_at,
+            viewer_can_revoke=status != models.TokenStatus.REVOKED
+            and ctx.can(Action.REVOKE_TOKEN, token),
+            viewer_can_delete=status != models.TokenStatus.ACTIVE
+            and ctx.can(Action.DELETE_TOKEN, token),
             _model=token,
         )
 
@@ -59,19 +67,7 @@ class Token(Node):
         from accessgraph.schema.users import User
 
         row = await info.context.loaders.user_by_id.load(self._model.owner_id)
-        return User.of(row, info.context.now) if row is not None else None
-
-    @strawberry.field
-    def viewer_can_revoke(self, info: Info) -> bool:
-        return self.status != models.TokenStatus.REVOKED and info.context.can(
-            Action.REVOKE_TOKEN, self._model
-        )
-
-    @strawberry.field
-    def viewer_can_delete(self, info: Info) -> bool:
-        return self.status != models.TokenStatus.ACTIVE and info.context.can(
-            Action.DELETE_TOKEN, self._model
-        )
+        return User.of(row, info.context) if row is not None else None
 
 
 @strawberry.input
@@ -118,8 +114,8 @@ class DeleteTokenPayload:
     errors: list[UserError]
 
 
-def _token(row: models.AccessToken | None, now: datetime) -> Token | None:
-    return Token.of(row, now) if row is not None else None
+def _token(row: models.AccessToken | None, ctx: Context) -> Token | None:
+    return Token.of(row, ctx) if row is not None else None
 
 
 @strawberry.type
@@ -149,7 +145,7 @@ class TokenQueries:
             tokens.TokenFilter(status=flt.status, created_by=created_by),
             PageArgs(first=first, after=after, last=last, before=before),
         )
-        return Connection.of(page, lambda row: Token.of(row, ctx.now))
+        return Connection.of(page, lambda row: Token.of(row, ctx))
 
 
 @strawberry.type
@@ -162,9 +158,7 @@ class TokenMutations:
         if result is None:
             return CreateTokenPayload(token=None, secret=None, errors=errors)
         row, secret = result
-        return CreateTokenPayload(
-            token=Token.of(row, ctx.services.clock.now()), secret=secret, errors=[]
-        )
+        return CreateTokenPayload(token=Token.of(row, ctx), secret=secret, errors=[])
 
     @strawberry.mutation(extensions=requires(Action.REVOKE_TOKEN), description="R15.")
     async def revoke_token(self, info: Info, input: RevokeTokenInput) -> RevokeTokenPayload | None:
@@ -175,7 +169,7 @@ class TokenMutations:
             return await tokens.revoke_token(ctx.services, ctx.principal, token_id)
 
         row, errors = await attempt(work())
-        return RevokeTokenPayload(token=_token(row, ctx.services.clock.now()), errors=errors)
+        return RevokeTokenPayload(token=_token(row, ctx), errors=errors)
 
     @strawberry.mutation(extensions=requires(Action.DELETE_TOKEN), description="R16.")
     async def delete_token(self, info: Info, input: DeleteTokenInput) -> DeleteTokenPayload | None:

@@ -35,7 +35,7 @@ class Database:
             kwargs["connect_args"] = {"timeout": 30}
         else:
             # No pre-ping: it would add a statement to every checkout; recycle instead.
-            kwargs.update(pool_size=10, max_overflow=20, pool_recycle=1800)
+            kwargs.update(pool_size=20, max_overflow=20, pool_recycle=1800)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)

@@ -407,3 +407,34 @@ def later(clock: FrozenClock) -> Iterator[Any]:
         clock.advance(timedelta(**delta))
 
     yield move
+
+
+@pytest.fixture
+def advance(later: Any, factory: Factory, world: World) -> Any:
+    """Move the clock; the world's admin and developer sign in again (sessions last 12 h)."""
+
+    async def move(**delta: float) -> None:
+        later(**delta)
+        world.admin = await factory.session_actor("admin", world.admin.user_pk or 0)
+        world.dev = await factory.session_actor("developer", world.dev.user_pk or 0)
+
+    return move
+
+
+async def database_state(services: Services) -> dict[str, list[tuple[Any, ...]]]:
+    """Everything an operation could change, to prove that a refused one changed nothing
+    (lastUsedAt excepted: every token use may touch it)."""
+    queries = {
+        "organizations": "SELECT id, name FROM organizations ORDER BY id",
+        "users": "SELECT id, org_id, email, role, status, password_hash, deleted_at FROM users ORDER BY id",
+        "tokens": "SELECT id, owner_id, name, permission, revoked_at FROM access_tokens ORDER BY id",
+        "sessions": "SELECT id, revoked_at FROM login_sessions ORDER BY id",
+        "invitations": "SELECT id, used_at, superseded_at FROM invitations ORDER BY id",
+        "audit": "SELECT id FROM audit_events ORDER BY id",
+        "outbox": "SELECT id FROM outbox_emails ORDER BY id",
+    }
+    async with services.db.session() as session:
+        return {
+            name: [tuple(row) for row in (await session.execute(text(sql))).all()]
+            for name, sql in queries.items()
+        }

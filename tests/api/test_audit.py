@@ -126,21 +126,6 @@ async def token_via_api(api: Api, actor: Actor, name: str = "ci") -> tuple[str, 
     return result["token"]["id"], result["secret"]
 
 
-@pytest.fixture
-def advance(later: Any, factory: Factory, world: World) -> Any:
-    """Move the clock; the world's admin and developer sign in again (sessions last 12 h)."""
-
-    async def move(**delta: float) -> None:
-        later(**delta)
-        world.admin = await factory.session_actor("admin", world.admin.user_pk or 0)
-        world.dev = await factory.session_actor("developer", world.dev.user_pk or 0)
-
-    return move
-
-
-# --- one event per change ---------------------------------------------------------------------
-
-
 async def test_audit_events_empty_before_any_change(api: Api, world: World) -> None:
     connection = await audit(api, world.admin)
     assert connection["totalCount"] == 0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from accessgraph.auth.principal import Principal
 from accessgraph.models import (
@@ -39,6 +39,7 @@ from tests.conftest import (
     RecordingMailer,
     World,
     assert_no_permission,
+    database_state,
     error_codes,
     user_error_codes,
 )
@@ -245,24 +246,6 @@ async def scene(
 
 
 # --- reading state back ------------------------------------------------------------------------
-
-
-async def _state(services: Services) -> dict[str, list[tuple[Any, ...]]]:
-    """Everything an operation could change (lastUsedAt excepted: every token use touches it)."""
-    queries = {
-        "organizations": "SELECT id, name FROM organizations ORDER BY id",
-        "users": "SELECT id, org_id, email, role, status, password_hash, deleted_at FROM users ORDER BY id",
-        "tokens": "SELECT id, owner_id, name, permission, revoked_at FROM access_tokens ORDER BY id",
-        "sessions": "SELECT id, revoked_at FROM login_sessions ORDER BY id",
-        "invitations": "SELECT id, used_at, superseded_at FROM invitations ORDER BY id",
-        "audit": "SELECT id FROM audit_events ORDER BY id",
-        "outbox": "SELECT id FROM outbox_emails ORDER BY id",
-    }
-    async with services.db.session() as session:
-        return {
-            name: [tuple(row) for row in (await session.execute(text(sql))).all()]
-            for name, sql in queries.items()
-        }
 
 
 async def _get(services: Services, table: Any, pk: int) -> Any:
@@ -563,7 +546,7 @@ async def test_authorization_matrix_cell(
 ) -> None:
     op = OPERATIONS[operation]
     document, variables = op.prepare(scene, actor)
-    before = await _state(scene.services)
+    before = await database_state(scene.services)
     mails_before = len(scene.mailer.sent)
     response = await api.client.post(
         "/graphql",
@@ -580,7 +563,7 @@ async def test_authorization_matrix_cell(
         assert not body.get("errors"), body
         await op.took_effect(scene, actor, body["data"][op.field], before)
         if op.is_query:
-            assert await _state(scene.services) == before  # reading writes nothing
+            assert await database_state(scene.services) == before  # reading writes nothing
         return
     if outcome == UNAUTHENTICATED:
         assert body["data"][op.field] is None and error_codes(body) == ["UNAUTHENTICATED"], body
@@ -592,5 +575,5 @@ async def test_authorization_matrix_cell(
         else:
             assert user_error_codes(body, op.field) == ["NOT_FOUND"], body
         assert "acme" not in response.text.lower()
-    assert await _state(scene.services) == before
+    assert await database_state(scene.services) == before
     assert len(scene.mailer.sent) == mails_before

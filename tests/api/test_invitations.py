@@ -24,7 +24,6 @@ from tests.conftest import (
     START,
     Actor,
     Api,
-    Factory,
     RecordingMailer,
     World,
     assert_no_permission,
@@ -143,18 +142,6 @@ async def outbox_rows(services: Services, to: str) -> list[OutboxEmail]:
 
 def sha256(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
-
-
-@pytest.fixture
-def advance(later: Any, factory: Factory, world: World) -> Any:
-    """Move the clock; the world's admin and developer sign in again (sessions last 12 h)."""
-
-    async def move(**delta: float) -> None:
-        later(**delta)
-        world.admin = await factory.session_actor("admin", world.admin.user_pk or 0)
-        world.dev = await factory.session_actor("developer", world.dev.user_pk or 0)
-
-    return move
 
 
 @pytest.fixture

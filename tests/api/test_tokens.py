@@ -26,6 +26,7 @@ from tests.conftest import (
     Factory,
     World,
     assert_no_permission,
+    database_state,
     error_codes,
     payload,
     user_error_codes,
@@ -954,10 +955,10 @@ async def test_read_only_token_every_mutation_is_forbidden(
         "logout": (LOGOUT, {}),
         "updateOrganizationSettings": (UPDATE_ORGANIZATION, {"name": "Renamed"}),
     }
-    before = await _state(services)
+    before = await database_state(services)
     document, variables = calls[operation]
     assert_no_permission(await api(document, variables, as_=token), operation)
-    assert await _state(services) == before
+    assert await database_state(services) == before
     # The token still works for reading afterwards: logout did not end anything either.
     assert (await api(WHO_AM_I, as_=token))["data"]["viewerToken"] == {"name": "ro"}
 
@@ -985,10 +986,10 @@ async def test_read_write_token_of_a_developer_cannot_do_admin_things(
         "revokeToken": (REVOKE_TOKEN, {"id": tid(others)}),
         "auditEvents": (AUDIT_EVENTS, {}),
     }
-    before = await _state(services)
+    before = await database_state(services)
     document, variables = calls[operation]
     assert_no_permission(await api(document, variables, as_=rw), operation)
-    assert await _state(services) == before
+    assert await database_state(services) == before
 
 
 async def test_token_of_a_demoted_admin_loses_admin_rights_on_the_next_request(
@@ -1002,11 +1003,11 @@ async def test_token_of_a_demoted_admin_loses_admin_rights_on_the_next_request(
     assert names(await api(TOKENS, {"first": 10}, as_=rw)) == ["rw", "dev-ci"]
     demoted = await api(UPDATE_USER_ROLE, {"id": admin2.id, "role": "DEVELOPER"}, as_=world.admin)
     assert payload(demoted, "updateUserRole")["user"]["role"] == "DEVELOPER"
-    before = await _state(services)
+    before = await database_state(services)
     assert_no_permission(
         await api(INVITE_USER, {"email": "second@acme.test"}, as_=rw), "inviteUser"
     )
-    assert await _state(services) == before
+    assert await database_state(services) == before
     assert names(await api(TOKENS, {"first": 10}, as_=rw)) == ["rw"]
 
 
@@ -1048,24 +1049,6 @@ async def test_delete_user_revokes_their_tokens_and_keeps_them_listed(
 
 
 # --- state snapshot ---------------------------------------------------------------------------
-
-
-async def _state(services: Services) -> dict[str, list[tuple[Any, ...]]]:
-    """Everything a refused mutation could have changed (lastUsedAt excepted: reads touch it)."""
-    queries = {
-        "organizations": "SELECT id, name FROM organizations ORDER BY id",
-        "users": "SELECT id, org_id, email, role, status, deleted_at FROM users ORDER BY id",
-        "tokens": "SELECT id, owner_id, name, permission, revoked_at FROM access_tokens ORDER BY id",
-        "sessions": "SELECT id, revoked_at FROM login_sessions ORDER BY id",
-        "invitations": "SELECT id, used_at, superseded_at FROM invitations ORDER BY id",
-        "audit": "SELECT id FROM audit_events ORDER BY id",
-        "outbox": "SELECT id FROM outbox_emails ORDER BY id",
-    }
-    async with services.db.session() as session:
-        return {
-            name: [tuple(row) for row in (await session.execute(text(sql))).all()]
-            for name, sql in queries.items()
-        }
 
 
 async def test_create_token_expires_at_with_an_offset_is_returned_in_utc(

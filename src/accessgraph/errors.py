@@ -46,12 +46,6 @@ class Rejected(Exception):
         super().__init__(message)
         self.problems = [Problem(code, message, tuple(field) if field else None)]
 
-    @classmethod
-    def many(cls, problems: Sequence[Problem]) -> Rejected:
-        error = cls(problems[0].code, problems[0].message, problems[0].field)
-        error.problems = list(problems)
-        return error
-
 
 def not_found(what: str, field: Sequence[str] | None = None) -> Rejected:
     return Rejected("NOT_FOUND", f"{what} not found.", field)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -74,7 +74,7 @@ class Settings:
             raise SettingsError("ACCESSGRAPH_ENV must be 'development' or 'production'")
         secret = get("SECRET_KEY") or _stored_secret(settings)
         _check_secret(secret, settings)
-        return _replace_secret(settings, secret)
+        return replace(settings, secret_key=secret)
 
 
 def _positive_float(name: str, raw: str | None) -> float:
@@ -128,9 +128,3 @@ def _check_secret(secret: str, settings: Settings) -> None:
             f"{PREFIX}SECRET_KEY must be a random value of at least {MIN_SECRET_BYTES} bytes "
             "in production"
         )
-
-
-def _replace_secret(settings: Settings, secret: str) -> Settings:
-    from dataclasses import replace
-
-    return replace(settings, secret_key=secret)

@@ -81,8 +81,8 @@ class CredentialBackend(AuthenticationBackend):
             row = (
                 await session.execute(
                     select(LoginSession, User)
-                    .join(User, User.id == LoginSession.user_id)  # type: ignore[arg-type]
-                    .where(LoginSession.id == claims.jti)  # type: ignore[arg-type]
+                    .join(User, col(User.id) == col(LoginSession.user_id))
+                    .where(col(LoginSession.id) == claims.jti)
                 )
             ).first()
         if row is None:

@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from accessgraph.auth.principal import Principal
+from accessgraph.errors import forbidden, unauthenticated
 from accessgraph.models.enums import TeamRole
 
 
@@ -156,9 +157,6 @@ class Decision:
     # Denied because nobody is signed in (the API answers UNAUTHENTICATED, not FORBIDDEN).
     unauthenticated: bool = False
 
-    def __bool__(self) -> bool:
-        return self.allowed
-
 
 class GrantSource(Protocol):
     """A source of rights; later issues add more (subscription, target and project grants)."""
@@ -284,8 +282,6 @@ def require(
     policy: Policy, principal: Principal, action: Action, resource: Resource | None = None
 ) -> Decision:
     """The decision if allowed; otherwise the API's UNAUTHENTICATED or FORBIDDEN error."""
-    from accessgraph.errors import forbidden, unauthenticated
-
     decision = policy.decide(principal, action, resource)
     if decision.allowed:
         return decision

@@ -76,9 +76,6 @@ class Page(Generic[M]):
     has_previous: bool
     count: Callable[[], Awaitable[int]]
 
-    def cursor(self, row: Any) -> str:
-        return encode_cursor(row.id)
-
 
 async def fetch_page(
     db: Database,

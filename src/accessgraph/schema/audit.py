@@ -13,13 +13,15 @@ from accessgraph.auth.directives import requires
 from accessgraph.auth.policy import Action
 from accessgraph.resolvers import audit
 from accessgraph.resolvers.pagination import PageArgs
-from accessgraph.schema.base import Connection, Node, from_global_id, to_global_id
+from accessgraph.schema.base import Connection, Node, from_global_id, parse_global_id, to_global_id
 from accessgraph.schema.context import Context
 from accessgraph.schema.users import User
 
 Info = strawberry.Info[Context, None]
 
+# Stored target types (table classes) and their API type names, both ways.
 _TYPE_NAMES = {"User": "User", "AccessToken": "Token", "Organization": "Organization"}
+_STORED_TYPES = {api: stored for stored, api in _TYPE_NAMES.items()}
 
 
 @strawberry.type(description="One change to access: who, what, when, before and after.")
@@ -114,12 +116,10 @@ def _as_utc(value: datetime | None) -> datetime | None:
 
 
 def _target(global_id: strawberry.ID | None) -> tuple[str, int] | None:
-    from accessgraph.schema.base import parse_global_id
-
     if global_id is None:
         return None
     parsed = parse_global_id(global_id)
     if parsed is None:
         return ("?", 0)
-    stored = {v: k for k, v in _TYPE_NAMES.items()}.get(parsed[0], parsed[0])
+    stored = _STORED_TYPES.get(parsed[0], parsed[0])
     return stored, parsed[1]

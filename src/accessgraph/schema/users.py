@@ -12,7 +12,7 @@ from accessgraph.auth.directives import requires
 from accessgraph.auth.policy import Action
 from accessgraph.resolvers import invitations, users
 from accessgraph.resolvers.pagination import PageArgs
-from accessgraph.schema.base import Connection, Node, UserError, to_global_id
+from accessgraph.schema.base import Connection, Node, UserError, from_global_id, to_global_id
 from accessgraph.schema.context import Context
 from accessgraph.schema.enums import TeamRole, UserStatus
 from accessgraph.schema.helpers import attempt, decode_id
@@ -187,8 +187,6 @@ class UserQueries:
 
     @strawberry.field(extensions=requires(Action.VIEW_USERS))
     async def user(self, info: Info, id: strawberry.ID) -> User | None:
-        from accessgraph.schema.base import from_global_id
-
         pk = from_global_id(id, "User")
         row = await info.context.loaders.user_by_id.load(pk) if pk else None
         return _user(row if row is not None and row.deleted_at is None else None, info.context)

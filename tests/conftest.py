@@ -31,9 +31,17 @@ from accessgraph.auth.principal import Principal
 from accessgraph.clock import FrozenClock
 from accessgraph.mail import MailDeliveryError, OutgoingEmail
 from accessgraph.migrate import upgrade
-from accessgraph.models import Organization, TeamRole, TokenPermission, User, UserStatus
-from accessgraph.resolvers import sessions, tokens
-from accessgraph.schema.base import to_global_id
+from accessgraph.models import (
+    Organization,
+    SubscriptionMember,
+    SubscriptionRole,
+    TeamRole,
+    TokenPermission,
+    User,
+    UserStatus,
+)
+from accessgraph.resolvers import sessions, subscriptions, tokens
+from accessgraph.schema.base import from_global_id, to_global_id
 from accessgraph.services import Services
 from accessgraph.settings import Settings
 
@@ -46,7 +54,10 @@ TABLES = [
     "outbox_emails",
     "login_sessions",
     "invitations",
+    "usage_notifications",
+    "subscription_members",
     "access_tokens",
+    "subscriptions",
     "users",
     "organizations",
 ]
@@ -336,6 +347,34 @@ class Factory:
                 "token_id": to_global_id("Token", row.id),
             },
         )
+
+    async def subscription(
+        self, org_name: str, primary_admin: Actor, name: str = "Acme Cloud"
+    ) -> str:
+        """A subscription created by the operator use case; returns its global ID."""
+        row = await subscriptions.create_subscription(
+            self.services,
+            subscriptions.CreateSubscriptionInput(org_name, name, primary_admin.email),
+        )
+        assert row.id is not None
+        return to_global_id("BillingSubscription", row.id)
+
+    async def subscription_member(
+        self, subscription_id: str, member: Actor, role: SubscriptionRole
+    ) -> None:
+        """Adds a membership row directly (any role but PRIMARY_ADMIN, as the API allows)."""
+        assert role != SubscriptionRole.PRIMARY_ADMIN and member.user_pk is not None
+        pk = from_global_id(subscription_id, "BillingSubscription")
+        assert pk is not None
+        async with self.services.db.write() as session:
+            session.add(
+                SubscriptionMember(
+                    subscription_id=pk,
+                    user_id=member.user_pk,
+                    role=role,
+                    created_at=self.services.clock.now(),
+                )
+            )
 
 
 @pytest.fixture

@@ -1,19 +1,29 @@
-"""The `accessgraph` command: serve, migrate, bootstrap, schema."""
+"""The `accessgraph` command: serve, migrate, bootstrap, schema, and the operator's
+`subscription` commands."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
 from accessgraph.errors import Rejected
 from accessgraph.settings import Settings, SettingsError
 
+if TYPE_CHECKING:
+    from accessgraph.services import Services
+
 cli = typer.Typer(
     add_completion=False, no_args_is_help=True, help="accessgraph: access management over GraphQL."
 )
+subscription_cli = typer.Typer(
+    no_args_is_help=True, help="Operator commands for subscriptions (R18, R21)."
+)
+cli.add_typer(subscription_cli, name="subscription")
+T = TypeVar("T")
 
 
 def _settings() -> Settings:
@@ -126,6 +136,95 @@ def schema() -> None:
     from accessgraph.schema import build_schema
 
     typer.echo(build_schema().as_str())
+
+
+def _run(work: Callable[[Services], Awaitable[T]]) -> T:
+    """Migrate, run one use case with fresh services, and report a refusal as exit code 1."""
+    from accessgraph.migrate import upgrade
+    from accessgraph.services import Services
+
+    settings = _settings()
+    upgrade(settings.database_url)
+
+    async def run() -> T:
+        services = Services.build(settings)
+        try:
+            return await work(services)
+        finally:
+            await services.db.dispose()
+
+    try:
+        return asyncio.run(run())
+    except Rejected as exc:
+        for problem in exc.problems:
+            typer.echo(f"error: {problem.code}: {problem.message}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _subscription_pk(raw: str) -> int:
+    """A subscription's global ID (as the API shows it) or its number."""
+    from accessgraph.schema.base import from_global_id
+    from accessgraph.schema.subscriptions import TYPE_NAME
+
+    pk = int(raw) if raw.isdigit() else from_global_id(raw, TYPE_NAME)
+    if not pk:
+        typer.echo(f"error: NOT_FOUND: {raw!r} is not a subscription ID", err=True)
+        raise typer.Exit(1)
+    return pk
+
+
+@subscription_cli.command("create")
+def subscription_create(
+    org: Annotated[str, typer.Option(help="Organization name.")],
+    name: Annotated[str, typer.Option(help='Subscription name, e.g. "Acme Cloud".')],
+    primary_admin: Annotated[
+        str, typer.Option("--primary-admin", help="Email of an ACTIVE user of the organization.")
+    ],
+    plan: Annotated[str, typer.Option(help="Plan name.")] = "PRO",
+    storage_limit_gib: Annotated[int, typer.Option(help="Storage limit in GiB.")] = 1024,
+    transfer_limit_gib: Annotated[int, typer.Option(help="Monthly transfer limit in GiB.")] = 1024,
+) -> None:
+    """Create a subscription with its Primary Admin (R18)."""
+    from accessgraph.resolvers import subscriptions
+    from accessgraph.schema.base import to_global_id
+    from accessgraph.schema.subscriptions import TYPE_NAME
+
+    data = subscriptions.CreateSubscriptionInput(
+        org, name, primary_admin, plan, storage_limit_gib, transfer_limit_gib
+    )
+    row = _run(lambda services: subscriptions.create_subscription(services, data))
+    assert row.id is not None
+    typer.echo(f"created subscription {row.name!r} with Primary Admin {primary_admin}")
+    typer.echo(f"id: {to_global_id(TYPE_NAME, row.id)}")
+
+
+@subscription_cli.command("transfer-primary")
+def subscription_transfer_primary(
+    subscription: Annotated[str, typer.Option(help="The subscription's ID.")],
+    to: Annotated[str, typer.Option(help="Email of an ACTIVE member of the subscription.")],
+) -> None:
+    """Move PRIMARY_ADMIN to another active member; the previous one becomes ADMIN (R21)."""
+    from accessgraph.resolvers import subscriptions
+
+    pk = _subscription_pk(subscription)
+    row, user = _run(lambda services: subscriptions.transfer_primary(services, pk, to))
+    typer.echo(f"{user.email} is now the Primary Admin of {row.name!r}")
+
+
+@subscription_cli.command("record-usage")
+def subscription_record_usage(
+    subscription: Annotated[str, typer.Option(help="The subscription's ID.")],
+    storage_bytes: Annotated[int, typer.Option(help="Storage in use, in bytes.")],
+    transfer_bytes: Annotated[int, typer.Option(help="Transfer this period, in bytes.")],
+) -> None:
+    """Report current usage (what metering measured), shown on the subscription's usage."""
+    from accessgraph.resolvers import subscriptions
+
+    pk = _subscription_pk(subscription)
+    row = _run(
+        lambda services: subscriptions.record_usage(services, pk, storage_bytes, transfer_bytes)
+    )
+    typer.echo(f"usage of {row.name!r} recorded")
 
 
 def main() -> None:

@@ -570,6 +570,8 @@ async def test_revoke_token_has_no_undo(
         "createToken",
         "revokeToken",
         "deleteToken",
+        "createSubscriptionToken",
+        "revokeSubscriptionToken",
     }
     # A new token of the same name is a new token; the old value stays dead.
     payload(await create_token(api, world.dev, "ci"), "createToken")

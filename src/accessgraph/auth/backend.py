@@ -164,6 +164,7 @@ def _principal(
         email=user.email,
         token_id=token.id if token else None,
         token_permission=token.permission if token else None,
+        token_subscription_id=token.subscription_id if token else None,
         session_id=session_id,
         user_row=user,
     )

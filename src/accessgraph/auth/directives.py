@@ -8,6 +8,7 @@ directive lists who holds the action, e.g. `anyOf: ["TeamRole.ADMIN", "TeamRole.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
@@ -15,7 +16,7 @@ from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 
-from accessgraph.auth.policy import Action, Policy, default_policy, require
+from accessgraph.auth.policy import Action, Policy, Resource, default_policy, require
 
 _DOCUMENTED_BY = default_policy()
 
@@ -28,6 +29,11 @@ _DOCUMENTED_BY = default_policy()
 class RequiresDirective:
     action: str
     any_of: list[str]
+
+
+# Finds the resource a field's check is about: its parent object, or the object its input
+# names. None: there is no such object for this caller (the resolver answers NOT_FOUND).
+Locator = Callable[[Any, strawberry.Info, dict[str, Any]], Awaitable[Resource | None]]
 
 
 class PolicyPermission(BasePermission):
@@ -46,5 +52,29 @@ class PolicyPermission(BasePermission):
         return True
 
 
-def requires(action: Action) -> list[FieldExtension]:
-    return [PermissionExtension(permissions=[PolicyPermission(action)], use_directives=True)]
+class LocatedPolicyPermission(PolicyPermission):
+    """The same check, decided on one resource: the field's parent object or the object its
+    input names (e.g. a subscription, where the caller's role in it decides)."""
+
+    def __init__(self, action: Action, locate: Locator) -> None:
+        super().__init__(action)
+        self._locate = locate
+
+    async def has_permission(  # type: ignore[override]
+        self, source: Any, info: strawberry.Info, **kwargs: Any
+    ) -> bool:
+        context = info.context
+        resource = await self._locate(source, info, kwargs)
+        if resource is None and context.principal.is_authenticated:
+            # No such object for this caller: the resolver answers NOT_FOUND (or null).
+            return True
+        require(context.services.policy, context.principal, self.action, resource)
+        return True
+
+
+def requires(action: Action, locate: Locator | None = None) -> list[FieldExtension]:
+    """The field's permission: `action`, decided on the resource `locate` finds, if given."""
+    permission = (
+        PolicyPermission(action) if locate is None else LocatedPolicyPermission(action, locate)
+    )
+    return [PermissionExtension(permissions=[permission], use_directives=True)]

@@ -4,14 +4,15 @@ Every authorization answer in the service comes from here: the `@requires` direc
 schema fields, the `viewerCan...` booleans, the checks inside mutations and the scope of list
 queries. Nothing else compares role names.
 
-Rights come from *grant sources*. This module has one, the team role matrix of R3; later
-sources (subscription roles, permission targets, project roles) implement the same
-`GrantSource` protocol and are added to the `Policy` they build, so a decision always lists
-every grant that allowed it.
+Rights come from *grant sources*: the team role matrix of R3, and the caller's role in a
+subscription (R19, R22), which depends on the resource asked about. Later sources (permission
+targets, project roles) implement the same `GrantSource` protocol and are added to the
+`Policy`, so a decision always lists every grant that allowed it.
 
-Three rules sit above every source:
+Four rules sit above every source:
 - a resource of another organization is never allowed (R1);
 - a READ_ONLY token is refused every action that writes (R14);
+- a subscription's API token reaches that subscription's actions and nothing else;
 - anonymous callers get only the actions marked public.
 """
 
@@ -24,7 +25,7 @@ from typing import Protocol
 
 from accessgraph.auth.principal import Principal
 from accessgraph.errors import forbidden, unauthenticated
-from accessgraph.models.enums import TeamRole
+from accessgraph.models.enums import SubscriptionRole, TeamRole
 
 
 class TeamPermission(StrEnum):
@@ -74,6 +75,39 @@ TEAM_ROLE_PERMISSIONS: Mapping[TeamRole, frozenset[TeamPermission]] = {
 }
 
 
+class SubscriptionPermission(StrEnum):
+    """What a subscription role holds on its subscription (R19, R22)."""
+
+    VIEW_SUBSCRIPTION = "VIEW_SUBSCRIPTION"
+    MANAGE_SUBSCRIPTION_MEMBERS = "MANAGE_SUBSCRIPTION_MEMBERS"
+    VIEW_SUBSCRIPTION_USAGE = "VIEW_SUBSCRIPTION_USAGE"
+    MANAGE_USAGE_NOTIFICATIONS = "MANAGE_USAGE_NOTIFICATIONS"
+    VIEW_BILLING = "VIEW_BILLING"
+    MANAGE_BILLING = "MANAGE_BILLING"
+    VIEW_NETWORK = "VIEW_NETWORK"
+    MANAGE_NETWORK = "MANAGE_NETWORK"
+    VIEW_SUBSCRIPTION_TOKENS = "VIEW_SUBSCRIPTION_TOKENS"
+    MANAGE_SUBSCRIPTION_TOKENS = "MANAGE_SUBSCRIPTION_TOKENS"
+
+
+S = SubscriptionPermission
+_EVERY_MEMBER = frozenset(
+    {S.VIEW_SUBSCRIPTION, S.VIEW_SUBSCRIPTION_USAGE, S.MANAGE_USAGE_NOTIFICATIONS}
+)
+# R19 and R22, exactly: ADMIN is everything but managing API tokens (it views them).
+SUBSCRIPTION_ROLE_PERMISSIONS: Mapping[SubscriptionRole, frozenset[SubscriptionPermission]] = {
+    SubscriptionRole.PRIMARY_ADMIN: frozenset(SubscriptionPermission),
+    SubscriptionRole.ADMIN: frozenset(SubscriptionPermission) - {S.MANAGE_SUBSCRIPTION_TOKENS},
+    SubscriptionRole.FINANCE_MEMBER: _EVERY_MEMBER | {S.VIEW_BILLING, S.MANAGE_BILLING},
+    SubscriptionRole.TECHNICAL_MEMBER: _EVERY_MEMBER
+    | {S.VIEW_NETWORK, S.MANAGE_NETWORK, S.VIEW_SUBSCRIPTION_TOKENS},
+}
+
+Permission = TeamPermission | SubscriptionPermission
+# Both are StrEnums and a held-permission map mixes them: their values must never collide.
+assert not {p.value for p in TeamPermission} & {p.value for p in SubscriptionPermission}
+
+
 class Action(StrEnum):
     """What an operation asks to do. Each maps to a `Rule` below."""
 
@@ -90,6 +124,18 @@ class Action(StrEnum):
     DELETE_TOKEN = "DELETE_TOKEN"
     MANAGE_TEAM_SETTINGS = "MANAGE_TEAM_SETTINGS"
     VIEW_AUDIT_EVENTS = "VIEW_AUDIT_EVENTS"
+    LIST_SUBSCRIPTIONS = "LIST_SUBSCRIPTIONS"  # the list is filtered to what the caller sees
+    # Decided on a SubscriptionResource (the caller's role in that subscription).
+    VIEW_SUBSCRIPTION = "VIEW_SUBSCRIPTION"
+    MANAGE_SUBSCRIPTION_MEMBERS = "MANAGE_SUBSCRIPTION_MEMBERS"
+    VIEW_SUBSCRIPTION_USAGE = "VIEW_SUBSCRIPTION_USAGE"
+    MANAGE_USAGE_NOTIFICATIONS = "MANAGE_USAGE_NOTIFICATIONS"
+    VIEW_BILLING = "VIEW_BILLING"
+    UPDATE_BILLING = "UPDATE_BILLING"
+    VIEW_NETWORK = "VIEW_NETWORK"
+    UPDATE_NETWORK = "UPDATE_NETWORK"
+    VIEW_SUBSCRIPTION_TOKENS = "VIEW_SUBSCRIPTION_TOKENS"
+    MANAGE_SUBSCRIPTION_TOKENS = "MANAGE_SUBSCRIPTION_TOKENS"
 
 
 class Scope(StrEnum):
@@ -102,11 +148,12 @@ class Scope(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    any_of: tuple[TeamPermission, ...] = ()  # any one of these reaches every resource
-    own: tuple[TeamPermission, ...] = ()  # any one of these reaches the caller's own resources
+    any_of: tuple[Permission, ...] = ()  # any one of these reaches every resource
+    own: tuple[Permission, ...] = ()  # any one of these reaches the caller's own resources
     writes: bool = False
     public: bool = False  # allowed without authentication
     any_member: bool = False  # allowed to every authenticated member
+    subscription: bool = False  # about one subscription: a subscription token may use it
 
 
 P = TeamPermission
@@ -131,6 +178,27 @@ RULES: Mapping[Action, Rule] = {
     Action.MANAGE_TEAM_SETTINGS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,), writes=True),
     # The audit trail is part of the team's settings: admins only (R35).
     Action.VIEW_AUDIT_EVENTS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,)),
+    Action.LIST_SUBSCRIPTIONS: Rule(any_member=True, subscription=True),
+    # Members see their subscription; the organization's admins see that it exists, its plan
+    # and who its members are (oversight: whom to ask), never the fields R22 protects.
+    Action.VIEW_SUBSCRIPTION: Rule(
+        any_of=(S.VIEW_SUBSCRIPTION, P.MANAGE_TEAM_SETTINGS), subscription=True
+    ),
+    Action.MANAGE_SUBSCRIPTION_MEMBERS: Rule(
+        any_of=(S.MANAGE_SUBSCRIPTION_MEMBERS,), writes=True, subscription=True
+    ),
+    Action.VIEW_SUBSCRIPTION_USAGE: Rule(any_of=(S.VIEW_SUBSCRIPTION_USAGE,), subscription=True),
+    Action.MANAGE_USAGE_NOTIFICATIONS: Rule(
+        any_of=(S.MANAGE_USAGE_NOTIFICATIONS,), writes=True, subscription=True
+    ),
+    Action.VIEW_BILLING: Rule(any_of=(S.VIEW_BILLING,), subscription=True),
+    Action.UPDATE_BILLING: Rule(any_of=(S.MANAGE_BILLING,), writes=True, subscription=True),
+    Action.VIEW_NETWORK: Rule(any_of=(S.VIEW_NETWORK,), subscription=True),
+    Action.UPDATE_NETWORK: Rule(any_of=(S.MANAGE_NETWORK,), writes=True, subscription=True),
+    Action.VIEW_SUBSCRIPTION_TOKENS: Rule(any_of=(S.VIEW_SUBSCRIPTION_TOKENS,), subscription=True),
+    Action.MANAGE_SUBSCRIPTION_TOKENS: Rule(
+        any_of=(S.MANAGE_SUBSCRIPTION_TOKENS,), writes=True, subscription=True
+    ),
 }
 
 
@@ -158,18 +226,37 @@ class Decision:
     unauthenticated: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class SubscriptionResource:
+    """A subscription as the policy sees it: whose it is, and the caller's role in it (read
+    for this caller: `None` when they are not a member)."""
+
+    org_id: int
+    subscription_id: int
+    viewer_role: SubscriptionRole | None
+
+
 class GrantSource(Protocol):
-    """A source of rights; later issues add more (subscription, target and project grants)."""
+    """A source of rights. `per_resource` sources depend on the resource asked about and are
+    asked on every decision; the others depend on the principal alone and are memoized."""
 
-    def grants(self, principal: Principal) -> Iterable[tuple[TeamPermission, Grant]]: ...
+    per_resource: bool
 
-    def holders(self, permission: TeamPermission) -> Iterable[str]: ...
+    def grants(
+        self, principal: Principal, resource: Resource | None
+    ) -> Iterable[tuple[Permission, Grant]]: ...
+
+    def holders(self, permission: Permission) -> Iterable[str]: ...
 
 
 class TeamRoleGrants:
     """R3: the caller's team role (a token's owner's current role)."""
 
-    def grants(self, principal: Principal) -> Iterable[tuple[TeamPermission, Grant]]:
+    per_resource = False
+
+    def grants(
+        self, principal: Principal, resource: Resource | None
+    ) -> Iterable[tuple[Permission, Grant]]:
         if principal.role is None:
             return ()
         return (
@@ -177,7 +264,7 @@ class TeamRoleGrants:
             for permission in TEAM_ROLE_PERMISSIONS[principal.role]
         )
 
-    def holders(self, permission: TeamPermission) -> Iterable[str]:
+    def holders(self, permission: Permission) -> Iterable[str]:
         return (
             f"TeamRole.{role.value}"
             for role, permissions in TEAM_ROLE_PERMISSIONS.items()
@@ -185,8 +272,32 @@ class TeamRoleGrants:
         )
 
 
-# Sources that read more than the principal snapshot (later: memberships loaded per request)
-# must put what they read into the principal, so this cache stays exact.
+class SubscriptionRoleGrants:
+    """R19/R22: the caller's role in the subscription asked about."""
+
+    per_resource = True
+
+    def grants(
+        self, principal: Principal, resource: Resource | None
+    ) -> Iterable[tuple[Permission, Grant]]:
+        if not isinstance(resource, SubscriptionResource) or resource.viewer_role is None:
+            return ()
+        role = resource.viewer_role
+        return (
+            (permission, Grant("SUBSCRIPTION_ROLE", role.value, permission.value))
+            for permission in SUBSCRIPTION_ROLE_PERMISSIONS[role]
+        )
+
+    def holders(self, permission: Permission) -> Iterable[str]:
+        return (
+            f"SubscriptionRole.{role.value}"
+            for role, permissions in SUBSCRIPTION_ROLE_PERMISSIONS.items()
+            if permission in permissions
+        )
+
+
+# The memo of principal-level grants is keyed by the frozen principal snapshot, so it stays
+# exact as long as those sources read nothing beyond it.
 _HELD_CACHE_SIZE = 4096
 
 
@@ -198,7 +309,9 @@ def _owner_id(resource: object) -> int | None:
 class Policy:
     def __init__(self, sources: Sequence[GrantSource]) -> None:
         self._sources = tuple(sources)
-        self._held_cache: dict[Principal, Mapping[TeamPermission, list[Grant]]] = {}
+        self._per_principal = tuple(s for s in self._sources if not s.per_resource)
+        self._per_resource = tuple(s for s in self._sources if s.per_resource)
+        self._held_cache: dict[Principal, Mapping[Permission, list[Grant]]] = {}
 
     def decide(
         self, principal: Principal, action: Action, resource: Resource | None = None
@@ -212,10 +325,24 @@ class Policy:
             return Decision(False, Scope.NONE, "Authentication required.", unauthenticated=True)
         if resource is not None and resource.org_id != principal.org_id:
             return _deny("Not found in your organization.")
+        confined_to = principal.token_subscription_id
+        if confined_to is not None and not (
+            rule.subscription
+            and (
+                resource is None
+                or (
+                    isinstance(resource, SubscriptionResource)
+                    and resource.subscription_id == confined_to
+                )
+            )
+        ):
+            return _deny("This token is scoped to one subscription and reaches nothing else.")
         if rule.any_member:
             return Decision(True, Scope.ALL, "Every member of the organization.")
 
         held = self._held(principal)
+        if self._per_resource and resource is not None:
+            held = self._with_resource_grants(held, principal, resource)
         full = _grants_for(held, rule.any_of)
         if full:
             return Decision(True, Scope.ALL, "Allowed.", full)
@@ -224,20 +351,33 @@ class Policy:
             return Decision(True, Scope.OWN, "Allowed on your own resources.", own)
         return _deny("You do not have permission to do this.")
 
-    def _held(self, principal: Principal) -> Mapping[TeamPermission, list[Grant]]:
+    def _held(self, principal: Principal) -> Mapping[Permission, list[Grant]]:
         """Every permission the principal holds, with its grants; memoized per principal (a
         frozen snapshot of one request's caller), since a page asks for it once per row."""
         cached = self._held_cache.get(principal)
         if cached is not None:
             return cached
-        held: dict[TeamPermission, list[Grant]] = {}
-        for source in self._sources:
-            for permission, grant in source.grants(principal):
+        held: dict[Permission, list[Grant]] = {}
+        for source in self._per_principal:
+            for permission, grant in source.grants(principal, None):
                 held.setdefault(permission, []).append(grant)
         if len(self._held_cache) >= _HELD_CACHE_SIZE:
             self._held_cache.clear()
         self._held_cache[principal] = held
         return held
+
+    def _with_resource_grants(
+        self, held: Mapping[Permission, list[Grant]], principal: Principal, resource: Resource
+    ) -> Mapping[Permission, list[Grant]]:
+        extra = [
+            pair for source in self._per_resource for pair in source.grants(principal, resource)
+        ]
+        if not extra:
+            return held
+        merged = {permission: list(grants) for permission, grants in held.items()}
+        for permission, grant in extra:
+            merged.setdefault(permission, []).append(grant)
+        return merged
 
     def scope(self, principal: Principal, action: Action) -> Scope:
         """How far a list query reaches: every row, the caller's own rows, or none."""
@@ -265,7 +405,7 @@ class Policy:
 
 
 def _grants_for(
-    held: Mapping[TeamPermission, list[Grant]], wanted: Iterable[TeamPermission]
+    held: Mapping[Permission, list[Grant]], wanted: Iterable[Permission]
 ) -> tuple[Grant, ...]:
     return tuple(grant for permission in wanted for grant in held.get(permission, ()))
 
@@ -275,7 +415,7 @@ def _deny(reason: str) -> Decision:
 
 
 def default_policy() -> Policy:
-    return Policy([TeamRoleGrants()])
+    return Policy([TeamRoleGrants(), SubscriptionRoleGrants()])
 
 
 def require(

@@ -28,6 +28,8 @@ class Principal(BaseUser):
     token_id: int | None = None
     token_permission: TokenPermission | None = None
     session_id: str | None = None
+    # A subscription's API token: the principal reaches that subscription and nothing else.
+    token_subscription_id: int | None = None
     # The row authentication read, so this request's loaders need not read it again. Not part
     # of the snapshot's identity (equality, hash): decisions use the fields above.
     user_row: User | None = field(default=None, compare=False, repr=False)

@@ -33,3 +33,17 @@ class EmailStatus(StrEnum):
     SENT = "SENT"
     FAILED = "FAILED"
     LOGGED = "LOGGED"  # no SMTP configured: kept in the outbox table and written to the log
+
+
+class SubscriptionRole(StrEnum):
+    """R19. PRIMARY_ADMIN is set only by the operator (R21)."""
+
+    PRIMARY_ADMIN = "PRIMARY_ADMIN"
+    ADMIN = "ADMIN"
+    FINANCE_MEMBER = "FINANCE_MEMBER"
+    TECHNICAL_MEMBER = "TECHNICAL_MEMBER"
+
+
+class UsageMetric(StrEnum):
+    STORAGE = "STORAGE"
+    TRANSFER = "TRANSFER"

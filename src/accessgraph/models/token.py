@@ -23,6 +23,8 @@ class AccessToken(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organizations.id")
     owner_id: int = Field(foreign_key="users.id")
+    # Set for a subscription's API token: it reaches that subscription and nothing else.
+    subscription_id: int | None = Field(default=None, foreign_key="subscriptions.id", index=True)
     name: str = Field(max_length=TOKEN_NAME_MAX)
     permission: TokenPermission = Field(sa_type=enum_column(TokenPermission))
     username: str = Field(max_length=64, unique=True)

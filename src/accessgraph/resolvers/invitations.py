@@ -56,36 +56,57 @@ def can_resend(user: User, now: datetime) -> bool:
 
 async def invite_user(services: Services, principal: Principal, data: InviteInput) -> User:
     require(services.policy, principal, Action.INVITE_USER)
-    assert principal.org_id is not None
-    email, normalized = clean_email(data.email)
+    email = clean_email(data.email)
     first = clean_name(data.first_name, "firstName")
     last = clean_name(data.last_name, "lastName")
     now = services.clock.now()
     async with services.db.write() as session:
         await require_now(services, session, principal, Action.INVITE_USER)
-        expires = now + _ttl(services)
-        user = await add_user(
-            session,
-            principal.org_id,
-            email,
-            normalized,
-            data.role,
-            first,
-            last,
-            now,
-            invitation_expires_at=expires,
-        )
-        queued = await _new_invitation(services, session, principal, user, now)
-        audit.record(
-            session,
-            principal,
-            "user.invite",
-            org_id=principal.org_id,
-            now=now,
-            target=user,
-            after=audit.user_snapshot(user, now),
-        )
-    return await _deliver(services, user, queued)
+        pending = await invite_in(services, session, principal, email, data.role, first, last, now)
+    return await deliver(services, pending)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingInvitation:
+    """A user with a new invitation link, committed; its email is sent by `deliver`."""
+
+    user: User
+    queued: _Queued
+
+
+async def invite_in(
+    services: Services,
+    session: AsyncSession,
+    principal: Principal,
+    email: tuple[str, str],
+    role: TeamRole,
+    first: str | None,
+    last: str | None,
+    now: datetime,
+) -> PendingInvitation:
+    """Within the caller's transaction: a new INVITED user (R7) and their link, audited."""
+    assert principal.org_id is not None
+    user = await add_user(
+        session,
+        principal.org_id,
+        *email,
+        role,
+        first,
+        last,
+        now,
+        invitation_expires_at=now + _ttl(services),
+    )
+    queued = await _new_invitation(services, session, principal, user, now)
+    audit.record(
+        session,
+        principal,
+        "user.invite",
+        org_id=principal.org_id,
+        now=now,
+        target=user,
+        after=audit.user_snapshot(user, now),
+    )
+    return PendingInvitation(user, queued)
 
 
 async def resend_invitation(services: Services, principal: Principal, user_id: int) -> User:
@@ -96,23 +117,31 @@ async def resend_invitation(services: Services, principal: Principal, user_id: i
     async with services.db.write() as session:
         user = await load_live_user(session, principal.org_id, user_id)
         await require_now(services, session, principal, Action.INVITE_USER, user)
-        if not can_resend(user, now):
-            raise Rejected("INVITATION_NOT_PENDING", "This user has already signed up.", ["userId"])
-        before = audit.user_snapshot(user, now)
-        user.status = UserStatus.INVITED
-        user.invitation_expires_at = now + _ttl(services)
-        queued = await _new_invitation(services, session, principal, user, now)
-        audit.record(
-            session,
-            principal,
-            "user.invitation_resend",
-            org_id=principal.org_id,
-            now=now,
-            target=user,
-            before=before,
-            after=audit.user_snapshot(user, now),
-        )
-    return await _deliver(services, user, queued)
+        pending = await resend_in(services, session, principal, user, now)
+    return await deliver(services, pending)
+
+
+async def resend_in(
+    services: Services, session: AsyncSession, principal: Principal, user: User, now: datetime
+) -> PendingInvitation:
+    """Within the caller's transaction (authorization done): replace the user's link."""
+    if not can_resend(user, now):
+        raise Rejected("INVITATION_NOT_PENDING", "This user has already signed up.", ["userId"])
+    before = audit.user_snapshot(user, now)
+    user.status = UserStatus.INVITED
+    user.invitation_expires_at = now + _ttl(services)
+    queued = await _new_invitation(services, session, principal, user, now)
+    audit.record(
+        session,
+        principal,
+        "user.invitation_resend",
+        org_id=user.org_id,
+        now=now,
+        target=user,
+        before=before,
+        after=audit.user_snapshot(user, now),
+    )
+    return PendingInvitation(user, queued)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,9 +274,9 @@ def invitation_email(
     )
 
 
-async def _deliver(services: Services, user: User, queued: _Queued) -> User:
+async def deliver(services: Services, pending: PendingInvitation) -> User:
     """Send after the commit (never hold a write lock across the network); record the outcome."""
-    outbox, message = queued.outbox, queued.message
+    user, outbox, message = pending.user, pending.queued.outbox, pending.queued.message
     error: str | None = None
     try:
         await services.mailer.send(message)

@@ -15,6 +15,7 @@ from strawberry.dataloader import DataLoader
 
 from accessgraph.auth.principal import Principal
 from accessgraph.models import AccessToken, User
+from accessgraph.resolvers.subscriptions import SubscriptionView, load_views
 from accessgraph.resolvers.tokens import visible_tokens
 from accessgraph.services import Services
 
@@ -28,10 +29,17 @@ class Loaders:
     user_by_id: DataLoader[int, User | None] = field(init=False)
     # The tokens of each owner that the caller may see (policy scope applied in SQL).
     tokens_by_owner: DataLoader[int, list[AccessToken]] = field(init=False)
+    # Subscriptions of the caller's organization, each with the caller's role in it.
+    subscription_by_id: DataLoader[int, SubscriptionView | None] = field(init=False)
 
     def __post_init__(self) -> None:
         self.user_by_id = DataLoader(load_fn=self._load_users)
         self.tokens_by_owner = DataLoader(load_fn=self._load_tokens_by_owner)
+        self.subscription_by_id = DataLoader(load_fn=self._load_subscriptions)
+
+    async def _load_subscriptions(self, ids: Sequence[int]) -> list[SubscriptionView | None]:
+        found = await load_views(self.services, self.principal, list(ids))
+        return [found.get(i) for i in ids]
 
     async def _load_users(self, ids: Sequence[int]) -> list[User | None]:
         async with self.services.db.session() as session:

@@ -47,9 +47,12 @@ def status_condition(status: TokenStatus, now: datetime) -> ColumnElement[bool]:
 
 
 def visible_tokens(services: Services, principal: Principal) -> ColumnElement[bool]:
-    """The tokens the caller may see, as SQL: all of the org's, or their own (policy scope)."""
+    """The personal tokens the caller may see, as SQL: all of the org's, or their own (policy
+    scope). A subscription's tokens are listed and managed on that subscription (R22)."""
     scope = require(services.policy, principal, Action.VIEW_TOKENS).scope
-    condition = col(AccessToken.org_id) == principal.org_id
+    condition = and_(
+        col(AccessToken.org_id) == principal.org_id, col(AccessToken.subscription_id).is_(None)
+    )
     if scope == Scope.OWN:
         condition = and_(condition, col(AccessToken.owner_id) == principal.user_id)
     return condition
@@ -89,6 +92,21 @@ async def create_token(
 ) -> tuple[AccessToken, str]:
     """A token owned by the caller. Returns the row and the value, which is never stored."""
     require(services.policy, principal, Action.CREATE_TOKEN)
+    async with services.db.write() as session:
+        await require_now(services, session, principal, Action.CREATE_TOKEN)
+        return await insert_token(services, session, principal, data)
+
+
+async def insert_token(
+    services: Services,
+    session: AsyncSession,
+    principal: Principal,
+    data: CreateTokenInput,
+    *,
+    subscription_id: int | None = None,
+) -> tuple[AccessToken, str]:
+    """Within the caller's transaction (authorization done): a new token owned by the caller,
+    personal or scoped to a subscription, and its value (shown once, never stored)."""
     assert principal.org_id is not None
     assert principal.user_id is not None
     name = clean_token_name(data.name)
@@ -104,44 +122,50 @@ async def create_token(
         now=now,
         expires_at=expires_at,
     )
-    async with services.db.write() as session:
-        await require_now(services, session, principal, Action.CREATE_TOKEN)
-        if await _active_name_taken(session, principal.user_id, name, now):
-            raise Rejected(
-                "TOKEN_NAME_TAKEN", f"You already have an active token named {name!r}.", ["name"]
-            )
-        token = AccessToken(
-            org_id=principal.org_id,
-            owner_id=principal.user_id,
-            name=name,
-            permission=data.permission,
-            username=username,
-            secret_hash=sha256_hex(value),
-            created_at=now,
-            expires_at=expires_at,
+    if await _active_name_taken(session, principal.user_id, subscription_id, name, now):
+        where = "this subscription" if subscription_id else "you"
+        raise Rejected(
+            "TOKEN_NAME_TAKEN", f"An active token of {where} is named {name!r}.", ["name"]
         )
-        session.add(token)
-        await session.flush()
-        audit.record(
-            session,
-            principal,
-            "token.create",
-            org_id=principal.org_id,
-            now=now,
-            target=token,
-            after=audit.token_snapshot(token, now),
-        )
+    token = AccessToken(
+        org_id=principal.org_id,
+        owner_id=principal.user_id,
+        subscription_id=subscription_id,
+        name=name,
+        permission=data.permission,
+        username=username,
+        secret_hash=sha256_hex(value),
+        created_at=now,
+        expires_at=expires_at,
+    )
+    session.add(token)
+    await session.flush()
+    audit.record(
+        session,
+        principal,
+        "token.create",
+        org_id=principal.org_id,
+        now=now,
+        target=token,
+        after=audit.token_snapshot(token, now),
+    )
     return token, value
 
 
 async def _active_name_taken(
-    session: AsyncSession, owner_id: int, name: str, now: datetime
+    session: AsyncSession, owner_id: int, subscription_id: int | None, name: str, now: datetime
 ) -> bool:
+    """Personal tokens' names are unique per owner; a subscription's, per subscription."""
+    scope = (
+        col(AccessToken.subscription_id) == subscription_id
+        if subscription_id is not None
+        else and_(col(AccessToken.owner_id) == owner_id, col(AccessToken.subscription_id).is_(None))
+    )
     count = await session.scalar(
         select(func.count())
         .select_from(AccessToken)
         .where(
-            col(AccessToken.owner_id) == owner_id,
+            scope,
             col(AccessToken.name) == name,
             status_condition(TokenStatus.ACTIVE, now),
         )
@@ -149,10 +173,18 @@ async def _active_name_taken(
     return bool(count)
 
 
-async def _load_token(session: AsyncSession, principal: Principal, token_id: int) -> AccessToken:
-    # Locked: two concurrent revokes (or deletes) act once; the loser sees the result.
+async def load_token(
+    session: AsyncSession, principal: Principal, token_id: int, *, subscription: bool = False
+) -> AccessToken:
+    """A personal token (or, with `subscription`, a subscription's token) of the caller's
+    organization, locked: two concurrent revokes (or deletes) act once; the loser sees the
+    result."""
     token = await session.get(AccessToken, token_id, populate_existing=True, with_for_update=True)
-    if token is None or token.org_id != principal.org_id:
+    if (
+        token is None
+        or token.org_id != principal.org_id
+        or (token.subscription_id is not None) != subscription
+    ):
         raise not_found("Token", ["tokenId"])
     return token
 
@@ -162,7 +194,7 @@ async def revoke_token(services: Services, principal: Principal, token_id: int) 
     require(services.policy, principal, Action.REVOKE_TOKEN)
     now = services.clock.now()
     async with services.db.write() as session:
-        token = await _load_token(session, principal, token_id)
+        token = await load_token(session, principal, token_id)
         await require_now(services, session, principal, Action.REVOKE_TOKEN, token)
         if token.revoked_at is not None:
             raise Rejected("TOKEN_ALREADY_REVOKED", "This token is already revoked.", ["tokenId"])
@@ -202,7 +234,7 @@ async def delete_token(services: Services, principal: Principal, token_id: int) 
     require(services.policy, principal, Action.DELETE_TOKEN)
     now = services.clock.now()
     async with services.db.write() as session:
-        token = await _load_token(session, principal, token_id)
+        token = await load_token(session, principal, token_id)
         await require_now(services, session, principal, Action.DELETE_TOKEN, token)
         if token.status_at(now) == TokenStatus.ACTIVE:
             raise Rejected(

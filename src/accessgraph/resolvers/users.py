@@ -15,7 +15,16 @@ from accessgraph.auth.policy import Action, require
 from accessgraph.auth.principal import Principal
 from accessgraph.db import lock_organization
 from accessgraph.errors import Rejected, not_found
-from accessgraph.models import AccessToken, LoginSession, TeamRole, User, UserStatus
+from accessgraph.models import (
+    AccessToken,
+    LoginSession,
+    Subscription,
+    SubscriptionMember,
+    SubscriptionRole,
+    TeamRole,
+    User,
+    UserStatus,
+)
 from accessgraph.models.invitation import supersede_open_invitations
 from accessgraph.resolvers import audit
 from accessgraph.resolvers.actors import require_now
@@ -234,6 +243,50 @@ async def update_user_role(
     return user
 
 
+async def _refuse_primary_admin(session: AsyncSession, user: User) -> None:
+    """A Primary Admin stays until the operator transfers the role (R21)."""
+    name = await session.scalar(
+        select(col(Subscription.name))
+        .join(SubscriptionMember, col(SubscriptionMember.subscription_id) == col(Subscription.id))
+        .where(
+            col(SubscriptionMember.user_id) == user.id,
+            col(SubscriptionMember.role) == SubscriptionRole.PRIMARY_ADMIN,
+        )
+        .limit(1)
+    )
+    if name is not None:
+        raise Rejected(
+            "PRIMARY_ADMIN_TRANSFER_ONLY",
+            f"{user.email} is the Primary Admin of the subscription {name!r}; ask the service "
+            "operator to transfer that role before deleting the user.",
+            ["userId"],
+        )
+
+
+async def _leave_subscriptions(
+    session: AsyncSession, actor: Principal, user: User, now: datetime
+) -> None:
+    """A deleted user leaves every subscription, recorded on each (R35)."""
+    rows = (
+        await session.execute(
+            select(SubscriptionMember, Subscription)
+            .join(Subscription, col(Subscription.id) == col(SubscriptionMember.subscription_id))
+            .where(col(SubscriptionMember.user_id) == user.id)
+        )
+    ).all()
+    for member, subscription in rows:
+        audit.record(
+            session,
+            actor,
+            "subscription.member_remove",
+            org_id=subscription.org_id,
+            now=now,
+            target=subscription,
+            before={"email": user.email, "role": member.role.value, "reason": "user deleted"},
+        )
+        await session.delete(member)
+
+
 async def delete_user(services: Services, principal: Principal, user_id: int) -> User:
     """R6: the user's sessions end and every token they own is revoked (and kept, as revoked)."""
     require(services.policy, principal, Action.DELETE_USER)
@@ -244,8 +297,10 @@ async def delete_user(services: Services, principal: Principal, user_id: int) ->
         user = await load_live_user(session, principal.org_id, user_id)
         await require_now(services, session, principal, Action.DELETE_USER, user)
         await _refuse_last_admin(session, user, "delete")
+        await _refuse_primary_admin(session, user)
         before = audit.user_snapshot(user, now)
         user.deleted_at = now
+        await _leave_subscriptions(session, principal, user, now)
         tokens = (
             (
                 await session.execute(

@@ -16,6 +16,7 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from accessgraph.schema.audit import AuditQueries
@@ -23,6 +24,12 @@ from accessgraph.schema.base import Node
 from accessgraph.schema.context import Context
 from accessgraph.schema.node import resolve_node
 from accessgraph.schema.organization import OrganizationMutations, OrganizationQueries
+from accessgraph.schema.subscriptions import (
+    BYTES_SCALAR,
+    Bytes,
+    SubscriptionMutations,
+    SubscriptionQueries,
+)
 from accessgraph.schema.tokens import TokenMutations, TokenQueries
 from accessgraph.schema.users import UserMutations, UserQueries
 
@@ -34,14 +41,14 @@ MAX_TOKENS = 4000
 
 
 @strawberry.type
-class Query(OrganizationQueries, UserQueries, TokenQueries, AuditQueries):
+class Query(OrganizationQueries, UserQueries, TokenQueries, SubscriptionQueries, AuditQueries):
     @strawberry.field(description="Any object by its global ID, if you may see it.")
     async def node(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Node | None:
         return await resolve_node(info, id)
 
 
 @strawberry.type
-class Mutation(OrganizationMutations, UserMutations, TokenMutations):
+class Mutation(OrganizationMutations, UserMutations, TokenMutations, SubscriptionMutations):
     pass
 
 
@@ -83,5 +90,6 @@ def build_schema(**overrides: Any) -> strawberry.Schema:
             lambda: ValidationCache(maxsize=256),
             lambda: MaskErrors(should_mask_error=is_unexpected),
         ],
+        config=StrawberryConfig(scalar_map={Bytes: BYTES_SCALAR}),
         **overrides,
     )

@@ -22,9 +22,17 @@ strawberry.enum(
 strawberry.enum(enums.TokenPermission, description="R12: what a token may do.")
 strawberry.enum(enums.TokenStatus)
 strawberry.enum(policy.TeamPermission, description="The rows of the R3 team matrix.")
+strawberry.enum(
+    enums.SubscriptionRole,
+    description="R19. PRIMARY_ADMIN (one per subscription, moved only by the operator), ADMIN, "
+    "FINANCE_MEMBER, TECHNICAL_MEMBER.",
+)
+strawberry.enum(enums.UsageMetric, description="What a usage notification watches.")
 
 TeamRole: TypeAlias = enums.TeamRole
 UserStatus: TypeAlias = enums.UserStatus
 TokenPermission: TypeAlias = enums.TokenPermission
 TokenStatus: TypeAlias = enums.TokenStatus
 TeamPermission: TypeAlias = policy.TeamPermission
+SubscriptionRole: TypeAlias = enums.SubscriptionRole
+UsageMetric: TypeAlias = enums.UsageMetric

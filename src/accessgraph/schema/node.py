@@ -13,6 +13,8 @@ from accessgraph.schema.audit import AuditEvent
 from accessgraph.schema.base import Node, parse_global_id
 from accessgraph.schema.context import Context
 from accessgraph.schema.organization import Organization
+from accessgraph.schema.subscriptions import TYPE_NAME as SUBSCRIPTION
+from accessgraph.schema.subscriptions import resolve_subscription
 from accessgraph.schema.tokens import Token
 from accessgraph.schema.users import User
 
@@ -37,9 +39,19 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
             if pk == ctx.principal.org_id and (org := await _get(ctx, models.Organization, pk))
             else None
         )
+    if type_name == SUBSCRIPTION:
+        return await resolve_subscription(ctx, pk)
     if type_name == "Token":
         token = await _get(ctx, models.AccessToken, pk)
-        return Token.of(token, ctx) if token and ctx.can(Action.VIEW_TOKENS, token) else None
+        if token is None:
+            return None
+        if token.subscription_id is None:
+            return Token.of(token, ctx) if ctx.can(Action.VIEW_TOKENS, token) else None
+        # A subscription's token: for those who may see that subscription's tokens (R22).
+        view = await ctx.loaders.subscription_by_id.load(token.subscription_id)
+        if view is None or not ctx.can(Action.VIEW_SUBSCRIPTION_TOKENS, view.resource):
+            return None
+        return Token.of(token, ctx, view.resource)
     if type_name == "AuditEvent":
         event = await _get(ctx, models.AuditEvent, pk)
         return AuditEvent.of(event) if event and ctx.can(Action.VIEW_AUDIT_EVENTS, event) else None

@@ -10,7 +10,7 @@ import strawberry
 
 from accessgraph import models
 from accessgraph.auth.directives import requires
-from accessgraph.auth.policy import Action
+from accessgraph.auth.policy import Action, SubscriptionResource
 from accessgraph.resolvers import tokens
 from accessgraph.resolvers.pagination import PageArgs
 from accessgraph.schema.base import Connection, Node, UserError, from_global_id, to_global_id
@@ -40,9 +40,26 @@ class Token(Node):
     _model: strawberry.Private[models.AccessToken]
 
     @classmethod
-    def of(cls, token: models.AccessToken, ctx: Context) -> Token:
+    def of(
+        cls,
+        token: models.AccessToken,
+        ctx: Context,
+        subscription: SubscriptionResource | None = None,
+    ) -> Token:
+        """`subscription`: the subscription a subscription token belongs to, whose PRIMARY_ADMIN
+        manages it (R22); personal tokens follow R15/R16."""
         assert token.id is not None
         status = token.status_at(ctx.now)
+        if subscription is not None:
+            manage = status != models.TokenStatus.REVOKED and ctx.can(
+                Action.MANAGE_SUBSCRIPTION_TOKENS, subscription
+            )
+            can_revoke, can_delete = manage, False
+        else:
+            can_revoke = status != models.TokenStatus.REVOKED and ctx.can(
+                Action.REVOKE_TOKEN, token
+            )
+            can_delete = status != models.TokenStatus.ACTIVE and ctx.can(Action.DELETE_TOKEN, token)
         return cls(
             id=strawberry.ID(to_global_id("Token", token.id)),
             name=token.name,
@@ -53,10 +70,8 @@ class Token(Node):
             expires_at=token.expires_at,
             last_used_at=token.last_used_at,
             revoked_at=token.revoked_at,
-            viewer_can_revoke=status != models.TokenStatus.REVOKED
-            and ctx.can(Action.REVOKE_TOKEN, token),
-            viewer_can_delete=status != models.TokenStatus.ACTIVE
-            and ctx.can(Action.DELETE_TOKEN, token),
+            viewer_can_revoke=can_revoke,
+            viewer_can_delete=can_delete,
             _model=token,
         )
 

@@ -1,0 +1,900 @@
+"""Subscriptions (R18-R22): members and their roles, billing, network, usage, API tokens.
+
+Every write takes the organization lock first, so the rules that span rows hold under
+concurrency on both databases: one role per user and subscription (R18), exactly one
+PRIMARY_ADMIN (R21; a partial unique index backs "at most one"), and no deleting a user who is
+a Primary Admin. The caller's role in the subscription is read again inside the transaction,
+after the lock, before the policy decides.
+
+The service operator (R21's account manager) acts through the command line: creating a
+subscription, transferring its Primary Admin, and reporting usage.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from accessgraph.auth.policy import Action, SubscriptionResource, require
+from accessgraph.auth.principal import Principal
+from accessgraph.db import lock_organization
+from accessgraph.errors import Rejected, not_found
+from accessgraph.models import (
+    AccessToken,
+    Organization,
+    Subscription,
+    SubscriptionMember,
+    SubscriptionRole,
+    TeamRole,
+    UsageMetric,
+    UsageNotification,
+    User,
+    UserStatus,
+)
+from accessgraph.models.subscription import SUBSCRIPTION_NAME_MAX
+from accessgraph.resolvers import audit, invitations
+from accessgraph.resolvers.actors import refreshed
+from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page
+from accessgraph.resolvers.tokens import CreateTokenInput, insert_token, load_token, mark_revoked
+from accessgraph.resolvers.users import load_live_user
+from accessgraph.resolvers.validation import clean_email, clean_name
+from accessgraph.services import Services
+
+# The operator, as the audit log names them: a person at the command line, not a user.
+OPERATOR = Principal(email="operator (accessgraph command line)")
+GIB = 1024**3
+MAX_IP_RANGES = 200
+EDITABLE_ROLES = frozenset(SubscriptionRole) - {SubscriptionRole.PRIMARY_ADMIN}
+
+
+def _primary_admin_transfer_only(field: str = "role") -> Rejected:
+    return Rejected(
+        "PRIMARY_ADMIN_TRANSFER_ONLY",
+        "The Primary Admin role is never set, removed or demoted by editing: the service "
+        "operator transfers it to another active member (R21).",
+        [field],
+    )
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionView:
+    """A subscription row with the caller's role in it: what the schema and policy need."""
+
+    row: Subscription
+    viewer_role: SubscriptionRole | None
+
+    @property
+    def resource(self) -> SubscriptionResource:
+        assert self.row.id is not None
+        return SubscriptionResource(self.row.org_id, self.row.id, self.viewer_role)
+
+
+async def load_views(
+    services: Services, principal: Principal, ids: list[int]
+) -> dict[int, SubscriptionView]:
+    """The caller's organization's subscriptions among `ids`, each with the caller's role
+    (one statement); what the caller may see of them is the policy's business."""
+    if principal.org_id is None or not ids:
+        return {}
+    membership = and_(
+        col(SubscriptionMember.subscription_id) == col(Subscription.id),
+        col(SubscriptionMember.user_id) == (principal.user_id or 0),
+    )
+    stmt = (
+        select(Subscription, col(SubscriptionMember.role))
+        .outerjoin(SubscriptionMember, membership)
+        .where(col(Subscription.id).in_(ids), col(Subscription.org_id) == principal.org_id)
+    )
+    async with services.db.session() as session:
+        rows = (await session.execute(stmt)).all()
+    return {row.id: SubscriptionView(row, role) for row, role in rows if row.id is not None}
+
+
+def visible_subscriptions(services: Services, principal: Principal) -> ColumnElement[bool]:
+    """As SQL: all of the organization's subscriptions for those the policy lets see every
+    one (the organization's admins), else those the caller is a member of; a subscription
+    token sees its own subscription only."""
+    condition = col(Subscription.org_id) == (principal.org_id or 0)
+    if not services.policy.decide(principal, Action.VIEW_SUBSCRIPTION).allowed:
+        member_of = select(col(SubscriptionMember.subscription_id)).where(
+            col(SubscriptionMember.user_id) == (principal.user_id or 0)
+        )
+        condition = and_(condition, col(Subscription.id).in_(member_of))
+    if principal.token_subscription_id is not None:
+        condition = and_(condition, col(Subscription.id) == principal.token_subscription_id)
+    return condition
+
+
+async def list_subscriptions(
+    services: Services, principal: Principal, args: PageArgs
+) -> Page[Subscription]:
+    return await fetch_page(
+        services.db, Subscription, visible_subscriptions(services, principal), args
+    )
+
+
+async def list_members(
+    services: Services, subscription_id: int, args: PageArgs
+) -> Page[SubscriptionMember]:
+    where = col(SubscriptionMember.subscription_id) == subscription_id
+    return await fetch_page(services.db, SubscriptionMember, where, args)
+
+
+async def list_tokens(
+    services: Services, subscription_id: int, args: PageArgs
+) -> Page[AccessToken]:
+    where = col(AccessToken.subscription_id) == subscription_id
+    return await fetch_page(services.db, AccessToken, where, args)
+
+
+async def list_notifications(services: Services, subscription_id: int) -> list[UsageNotification]:
+    async with services.db.session() as session:
+        rows = await session.execute(
+            select(UsageNotification)
+            .where(col(UsageNotification.subscription_id) == subscription_id)
+            .order_by(col(UsageNotification.metric), col(UsageNotification.threshold_percent))
+        )
+        return list(rows.scalars().all())
+
+
+# --- inside a write ----------------------------------------------------------------------------
+
+
+async def _authorized(
+    services: Services,
+    session: AsyncSession,
+    principal: Principal,
+    subscription_id: int,
+    action: Action,
+) -> Subscription:
+    """Lock the organization, then load the subscription and decide on the caller's current
+    account and current role in it. Unknown or foreign: NOT_FOUND."""
+    assert principal.org_id is not None
+    await lock_organization(session, principal.org_id)
+    subscription = await session.get(Subscription, subscription_id, populate_existing=True)
+    if subscription is None or subscription.org_id != principal.org_id:
+        raise not_found("Subscription", ["subscriptionId"])
+    actor = await refreshed(session, principal)
+    member = await _membership(session, subscription_id, actor.user_id or 0)
+    resource = SubscriptionResource(
+        subscription.org_id, subscription_id, member.role if member else None
+    )
+    require(services.policy, actor, action, resource)
+    return subscription
+
+
+async def _membership(
+    session: AsyncSession, subscription_id: int, user_id: int
+) -> SubscriptionMember | None:
+    return await session.scalar(
+        select(SubscriptionMember).where(
+            col(SubscriptionMember.subscription_id) == subscription_id,
+            col(SubscriptionMember.user_id) == user_id,
+        )
+    )
+
+
+async def _member_of(
+    session: AsyncSession, subscription: Subscription, user_id: int
+) -> tuple[SubscriptionMember, User]:
+    user = await load_live_user(session, subscription.org_id, user_id)
+    assert subscription.id is not None
+    member = await _membership(session, subscription.id, user_id)
+    if member is None:
+        raise Rejected(
+            "NOT_MEMBER", f"{user.email} is not a member of this subscription.", ["userId"]
+        )
+    return member, user
+
+
+def _member_snapshot(member: SubscriptionMember, user: User) -> dict[str, object]:
+    return {"userId": user.id, "email": user.email, "role": member.role.value}
+
+
+def _record(
+    session: AsyncSession,
+    actor: Principal,
+    action: str,
+    subscription: Subscription,
+    now: datetime,
+    *,
+    before: dict[str, object] | None = None,
+    after: dict[str, object] | None = None,
+) -> None:
+    audit.record(
+        session,
+        actor,
+        action,
+        org_id=subscription.org_id,
+        now=now,
+        target=subscription,
+        before=before,
+        after=after,
+    )
+
+
+def _check_role(role: SubscriptionRole) -> None:
+    if role not in EDITABLE_ROLES:
+        raise _primary_admin_transfer_only()
+
+
+# --- members (R18, R20) ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AddMemberInput:
+    subscription_id: int
+    user_id: int | None = None
+    email: str | None = None  # a person who is not a user yet: invited to the organization
+    role: SubscriptionRole = SubscriptionRole.ADMIN  # R20: ADMIN unless another role is given
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+async def add_member(
+    services: Services, principal: Principal, data: AddMemberInput
+) -> tuple[SubscriptionMember, User]:
+    """R20. An existing user by id, or a new person by email: they are invited to the
+    organization (only if the caller may invite users, R7) and are a member from then on,
+    listed as INVITED / EXPIRED / FAILED until they sign up."""
+    _check_role(data.role)
+    if (data.user_id is None) == (data.email is None):
+        raise Rejected("INVALID_INPUT", "Give either userId or email.", ["userId"])
+    email = clean_email(data.email) if data.email is not None else None
+    first = clean_name(data.first_name, "firstName")
+    last = clean_name(data.last_name, "lastName")
+    now = services.clock.now()
+    pending = None
+    async with services.db.write() as session:
+        subscription = await _authorized(
+            services, session, principal, data.subscription_id, Action.MANAGE_SUBSCRIPTION_MEMBERS
+        )
+        if email is not None:
+            # Joining the organization is an invitation, and only team admins invite (R7).
+            require(services.policy, await refreshed(session, principal), Action.INVITE_USER)
+            pending = await invitations.invite_in(
+                services, session, principal, email, TeamRole.DEVELOPER, first, last, now
+            )
+            user = pending.user
+        else:
+            assert data.user_id is not None
+            user = await load_live_user(session, subscription.org_id, data.user_id)
+        assert user.id is not None
+        assert subscription.id is not None
+        if await _membership(session, subscription.id, user.id) is not None:
+            raise Rejected(
+                "ALREADY_MEMBER",
+                f"{user.email} already has a role in this subscription; change it instead.",
+                ["userId"],
+            )
+        member = SubscriptionMember(
+            subscription_id=subscription.id, user_id=user.id, role=data.role, created_at=now
+        )
+        session.add(member)
+        await session.flush()
+        _record(
+            session,
+            principal,
+            "subscription.member_add",
+            subscription,
+            now,
+            after=_member_snapshot(member, user),
+        )
+    if pending is not None:
+        user = await invitations.deliver(services, pending)
+    return member, user
+
+
+async def update_member_role(
+    services: Services,
+    principal: Principal,
+    subscription_id: int,
+    user_id: int,
+    role: SubscriptionRole,
+) -> tuple[SubscriptionMember, User]:
+    _check_role(role)
+    now = services.clock.now()
+    async with services.db.write() as session:
+        subscription = await _authorized(
+            services, session, principal, subscription_id, Action.MANAGE_SUBSCRIPTION_MEMBERS
+        )
+        member, user = await _member_of(session, subscription, user_id)
+        if member.role == SubscriptionRole.PRIMARY_ADMIN:
+            raise _primary_admin_transfer_only("userId")
+        if member.role != role:
+            before = _member_snapshot(member, user)
+            member.role = role
+            _record(
+                session,
+                principal,
+                "subscription.member_role_update",
+                subscription,
+                now,
+                before=before,
+                after=_member_snapshot(member, user),
+            )
+    return member, user
+
+
+async def remove_member(
+    services: Services, principal: Principal, subscription_id: int, user_id: int
+) -> int:
+    now = services.clock.now()
+    async with services.db.write() as session:
+        subscription = await _authorized(
+            services, session, principal, subscription_id, Action.MANAGE_SUBSCRIPTION_MEMBERS
+        )
+        member, user = await _member_of(session, subscription, user_id)
+        if member.role == SubscriptionRole.PRIMARY_ADMIN:
+            raise _primary_admin_transfer_only("userId")
+        _record(
+            session,
+            principal,
+            "subscription.member_remove",
+            subscription,
+            now,
+            before=_member_snapshot(member, user),
+        )
+        await session.delete(member)
+    return user_id
+
+
+async def resend_member_invitation(
+    services: Services, principal: Principal, subscription_id: int, user_id: int
+) -> tuple[SubscriptionMember, User]:
+    """The member list's "Resend invitation" (seed 001) for an EXPIRED or FAILED member: those
+    who manage the subscription's members may resend the link of a member who has not signed
+    up; it works exactly as the team's resend (R9)."""
+    now = services.clock.now()
+    async with services.db.write() as session:
+        subscription = await _authorized(
+            services, session, principal, subscription_id, Action.MANAGE_SUBSCRIPTION_MEMBERS
+        )
+        member, user = await _member_of(session, subscription, user_id)
+        pending = await invitations.resend_in(services, session, principal, user, now)
+    return member, await invitations.deliver(services, pending)
+
+
+# --- billing, network, usage notifications, tokens (R22) --------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CardInput:
+    number: str
+    exp_month: int
+    exp_year: int
+
+
+_UNSET = object()
+
+
+@dataclass(frozen=True, slots=True)
+class BillingInput:
+    """Fields left as _UNSET keep their value; None clears an optional one."""
+
+    contact_name: object = _UNSET
+    contact_email: object = _UNSET
+    company: object = _UNSET
+    address_line1: object = _UNSET
+    address_line2: object = _UNSET
+    city: object = _UNSET
+    postal_code: object = _UNSET
+    country: object = _UNSET
+    vat_id: object = _UNSET
+    card: CardInput | None = None
+
+
+UNSET = _UNSET
+
+
+def _text(value: object, field_name: str, limit: int) -> str | None:
+    if value is None:
+        return None
+    assert isinstance(value, str)
+    cleaned = " ".join(value.split())
+    if not cleaned:
+        return None
+    if len(cleaned) > limit or any(ord(ch) < 32 for ch in cleaned):
+        raise Rejected(
+            "INVALID_BILLING_DETAILS",
+            f"Use at most {limit} printable characters.",
+            [field_name],
+        )
+    return cleaned
+
+
+def _card_brand(number: str) -> str:
+    if number.startswith("4"):
+        return "VISA"
+    if number[:2] in {"34", "37"}:
+        return "AMEX"
+    if 51 <= int(number[:2]) <= 55 or 2221 <= int(number[:4]) <= 2720:
+        return "MASTERCARD"
+    if number.startswith(("6011", "65")):
+        return "DISCOVER"
+    return "CARD"
+
+
+def _luhn_ok(number: str) -> bool:
+    total = 0
+    for index, digit in enumerate(reversed(number)):
+        value = int(digit)
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _check_card(card: CardInput, now: datetime) -> tuple[str, str]:
+    number = "".join(card.number.split()).replace("-", "")
+    if not (number.isascii() and number.isdigit() and 12 <= len(number) <= 19 and _luhn_ok(number)):
+        raise Rejected("INVALID_CARD", "The card number is not valid.", ["card", "number"])
+    if not 1 <= card.exp_month <= 12:
+        raise Rejected("INVALID_CARD", "The expiry month must be 1 to 12.", ["card", "expMonth"])
+    if (card.exp_year, card.exp_month) < (now.year, now.month) or card.exp_year > now.year + 30:
+        raise Rejected("INVALID_CARD", "The card has expired.", ["card", "expYear"])
+    return _card_brand(number), number[-4:]
+
+
+def billing_snapshot(subscription: Subscription) -> dict[str, object]:
+    return {
+        "contactName": subscription.billing_contact_name,
+        "contactEmail": subscription.billing_contact_email,
+        "company": subscription.billing_company,
+        "address": [
+            subscription.billing_address_line1,
+            subscription.billing_address_line2,
+            subscription.billing_postal_code,
+            subscription.billing_city,
+            subscription.billing_country,
+        ],
+        "vatId": subscription.billing_vat_id,
+        "card": f"{subscription.card_brand} **** {subscription.card_last4}"
+        if subscription.card_last4
+        else None,
+    }
+
+
+def _clean_billing(data: BillingInput, now: datetime) -> dict[str, object]:
+    """Column -> new value for every field given, validated; INVALID_... otherwise."""
+    changes: dict[str, object] = {}
+    plain = {
+        "contact_name": ("billing_contact_name", "contactName", 200),
+        "company": ("billing_company", "company", 200),
+        "address_line1": ("billing_address_line1", "addressLine1", 200),
+        "address_line2": ("billing_address_line2", "addressLine2", 200),
+        "city": ("billing_city", "city", 100),
+        "postal_code": ("billing_postal_code", "postalCode", 20),
+    }
+    for attr, (column, field_name, limit) in plain.items():
+        value = getattr(data, attr)
+        if value is not _UNSET:
+            changes[column] = _text(value, field_name, limit)
+    if data.contact_email is not _UNSET:
+        email = data.contact_email
+        changes["billing_contact_email"] = (
+            clean_email(email, "contactEmail")[0]
+            if isinstance(email, str) and email.strip()
+            else None
+        )
+    if data.country is not _UNSET:
+        country = _text(data.country, "country", 2)
+        if country is not None and not (
+            len(country) == 2 and country.isascii() and country.isalpha()
+        ):
+            raise Rejected(
+                "INVALID_BILLING_DETAILS", "Use the two-letter ISO 3166 country code.", ["country"]
+            )
+        changes["billing_country"] = country.upper() if country else None
+    if data.vat_id is not _UNSET:
+        vat = _text(data.vat_id, "vatId", 20)
+        if vat is not None and not vat.replace(" ", "").isalnum():
+            raise Rejected(
+                "INVALID_BILLING_DETAILS", "A VAT ID has letters and digits only.", ["vatId"]
+            )
+        changes["billing_vat_id"] = vat.replace(" ", "").upper() if vat else None
+    if data.card is not None:
+        brand, last4 = _check_card(data.card, now)
+        changes.update(
+            card_brand=brand,
+            card_last4=last4,
+            card_exp_month=data.card.exp_month,
+            card_exp_year=data.card.exp_year,
+        )
+    return changes
+
+
+async def update_billing(
+    services: Services, principal: Principal, subscription_id: int, data: BillingInput
+) -> Subscription:
+    now = services.clock.now()
+    changes = _clean_billing(data, now)
+    async with services.db.write() as session:
+        subscription = await _authorized(
+            services, session, principal, subscription_id, Action.UPDATE_BILLING
+        )
+        before = billing_snapshot(subscription)
+        for column, value in changes.items():
+            setattr(subscription, column, value)
+        subscription.billing_updated_at = now
+        _record(
+            session,
+            principal,
+            "subscription.billing_update",
+            subscription,
+            now,
+            before=before,
+            after=billing_snapshot(subscription),
+        )
+    return subscription
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkInput:
+    allowed_ip_ranges: list[str] | None = None  # None: unchanged
+    private_link_enabled: bool | None = None
+    private_link_service_name: object = _UNSET
+
+
+def clean_ip_ranges(raw: list[str]) -> list[str]:
+    """CIDR ranges (IPv4 or IPv6; a bare address is a /32 or /128), normalized, duplicates
+    dropped, in the order given. Host bits set (10.0.0.1/8) are refused: likely a typo."""
+    if len(raw) > MAX_IP_RANGES:
+        raise Rejected(
+            "TOO_MANY_IP_RANGES", f"At most {MAX_IP_RANGES} ranges.", ["allowedIpRanges"]
+        )
+    ranges: list[str] = []
+    for index, text in enumerate(raw):
+        try:
+            network = ipaddress.ip_network(text.strip(), strict=True)
+        except ValueError as exc:
+            raise Rejected(
+                "INVALID_IP_RANGE",
+                f"{text!r} is not an IP range in CIDR notation: {exc}.",
+                ["allowedIpRanges", str(index)],
+            ) from None
+        if str(network) not in ranges:
+            ranges.append(str(network))
+    return ranges
+
+
+def _clean_service_name(value: object) -> str | None:
+    if value is None:
+        return None
+    assert isinstance(value, str)
+    name = value.strip()
+    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789.-_:/")
+    if not name or len(name) > 200 or not set(name.lower()) <= allowed:
+        raise Rejected(
+            "INVALID_PRIVATE_LINK",
+            "The private link service name has 1 to 200 letters, digits and . - _ : /.",
+            ["privateLinkServiceName"],
+        )
+    return name
+
+
+def network_snapshot(subscription: Subscription) -> dict[str, object]:
+    return {
+        "allowedIpRanges": list(subscription.allowed_ip_ranges),
+        "privateLinkEnabled": subscription.private_link_enabled,
+        "privateLinkServiceName": subscription.private_link_service_name,
+    }
+
+
+async def update_network(
+    services: Services, principal: Principal, subscription_id: int, data: NetworkInput
+) -> Subscription:
+    ranges = clean_ip_ranges(data.allowed_ip_ranges) if data.allowed_ip_ranges is not None else None
+    service_name = (
+        _clean_service_name(data.private_link_service_name)
+        if data.private_link_service_name is not _UNSET
+        else _UNSET
+    )
+    now = services.clock.now()
+    async with services.db.write() as session:
+        subscription = await _authorized(
+            services, session, principal, subscription_id, Action.UPDATE_NETWORK
+        )
+        before = network_snapshot(subscription)
+        if ranges is not None:
+            subscription.allowed_ip_ranges = ranges
+        if service_name is not _UNSET:
+            subscription.private_link_service_name = service_name  # type: ignore[assignment]
+        if data.private_link_enabled is not None:
+            subscription.private_link_enabled = data.private_link_enabled
+        if subscription.private_link_enabled and not subscription.private_link_service_name:
+            raise Rejected(
+                "INVALID_PRIVATE_LINK",
+                "Name the private link service to enable private link.",
+                ["privateLinkServiceName"],
+            )
+        subscription.network_updated_at = now
+        _record(
+            session,
+            principal,
+            "subscription.network_update",
+            subscription,
+            now,
+            before=before,
+            after=network_snapshot(subscription),
+        )
+    return subscription
+
+
+async def set_usage_notification(
+    services: Services,
+    principal: Principal,
+    subscription_id: int,
+    metric: UsageMetric,
+    threshold_percent: int,
+) -> UsageNotification:
+    """Any member defines "tell us at N% of the storage (or transfer) limit"; setting the same
+    metric and threshold again changes nothing."""
+    if not 1 <= threshold_percent <= 100:
+        raise Rejected(
+            "INVALID_THRESHOLD",
+            "The threshold is a percentage from 1 to 100.",
+            ["thresholdPercent"],
+        )
+    now = services.clock.now()
+    async with services.db.write() as session:
+        subscription = await _authorized(
+            services, session, principal, subscription_id, Action.MANAGE_USAGE_NOTIFICATIONS
+        )
+        existing = await session.scalar(
+            select(UsageNotification).where(
+                col(UsageNotification.subscription_id) == subscription_id,
+                col(UsageNotification.metric) == metric,
+                col(UsageNotification.threshold_percent) == threshold_percent,
+            )
+        )
+        if existing is not None:
+            return existing
+        assert principal.user_id is not None
+        notification = UsageNotification(
+            subscription_id=subscription_id,
+            metric=metric,
+            threshold_percent=threshold_percent,
+            created_by_id=principal.user_id,
+            created_at=now,
+        )
+        session.add(notification)
+        await session.flush()
+        _record(
+            session,
+            principal,
+            "subscription.usage_notification_set",
+            subscription,
+            now,
+            after={"metric": metric.value, "thresholdPercent": threshold_percent},
+        )
+    return notification
+
+
+async def remove_usage_notification(
+    services: Services, principal: Principal, notification_id: int
+) -> int:
+    now = services.clock.now()
+    async with services.db.write() as session:
+        notification = await session.get(UsageNotification, notification_id)
+        if notification is None:
+            raise not_found("UsageNotification", ["notificationId"])
+        subscription = await _authorized(
+            services,
+            session,
+            principal,
+            notification.subscription_id,
+            Action.MANAGE_USAGE_NOTIFICATIONS,
+        )
+        _record(
+            session,
+            principal,
+            "subscription.usage_notification_remove",
+            subscription,
+            now,
+            before={
+                "metric": notification.metric.value,
+                "thresholdPercent": notification.threshold_percent,
+            },
+        )
+        await session.delete(notification)
+    return notification_id
+
+
+async def create_token(
+    services: Services, principal: Principal, subscription_id: int, data: CreateTokenInput
+) -> tuple[AccessToken, str]:
+    """A subscription API token (R22: PRIMARY_ADMIN only). It acts as its creator within this
+    subscription only (their current role there, capped by its permission)."""
+    async with services.db.write() as session:
+        await _authorized(
+            services, session, principal, subscription_id, Action.MANAGE_SUBSCRIPTION_TOKENS
+        )
+        return await insert_token(
+            services, session, principal, data, subscription_id=subscription_id
+        )
+
+
+async def revoke_token(services: Services, principal: Principal, token_id: int) -> AccessToken:
+    now = services.clock.now()
+    async with services.db.write() as session:
+        token = await load_token(session, principal, token_id, subscription=True)
+        assert token.subscription_id is not None
+        await _authorized(
+            services, session, principal, token.subscription_id, Action.MANAGE_SUBSCRIPTION_TOKENS
+        )
+        if token.revoked_at is not None:
+            raise Rejected("TOKEN_ALREADY_REVOKED", "This token is already revoked.", ["tokenId"])
+        mark_revoked(session, principal, token, now)
+    return token
+
+
+# --- the operator (R18, R21) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CreateSubscriptionInput:
+    org: str
+    name: str
+    primary_admin_email: str
+    plan: str = "PRO"
+    storage_limit_gib: int = 1024
+    transfer_limit_gib: int = 1024
+
+
+async def _active_user_by_email(session: AsyncSession, org_id: int, email: str) -> User:
+    _, normalized = clean_email(email, "primaryAdmin")
+    user = await session.scalar(
+        select(User).where(
+            col(User.org_id) == org_id,
+            col(User.email_normalized) == normalized,
+            col(User.deleted_at).is_(None),
+        )
+    )
+    if user is None:
+        raise Rejected("NOT_FOUND", f"No user {email} in this organization.", ["email"])
+    if user.status != UserStatus.ACTIVE:
+        raise Rejected(
+            "MEMBER_NOT_ACTIVE",
+            f"{user.email} has not signed up yet: only an ACTIVE user can be Primary Admin.",
+            ["email"],
+        )
+    return user
+
+
+async def create_subscription(services: Services, data: CreateSubscriptionInput) -> Subscription:
+    name = " ".join(data.name.split())
+    if not name or len(name) > SUBSCRIPTION_NAME_MAX:
+        raise Rejected(
+            "INVALID_NAME", f"The name has 1 to {SUBSCRIPTION_NAME_MAX} characters.", ["name"]
+        )
+    plan = data.plan.strip().upper()
+    if not plan or len(plan) > 40 or not plan.replace("_", "").isalnum():
+        raise Rejected("INVALID_PLAN", "A plan is a word such as PRO or ENTERPRISE.", ["plan"])
+    if data.storage_limit_gib <= 0 or data.transfer_limit_gib <= 0:
+        raise Rejected("INVALID_AMOUNT", "Limits are positive numbers of GiB.", ["limit"])
+    now = services.clock.now()
+    async with services.db.write() as session:
+        org = await session.scalar(select(Organization).where(col(Organization.name) == data.org))
+        if org is None or org.id is None:
+            raise Rejected("NOT_FOUND", f"No organization named {data.org!r}.", ["org"])
+        await lock_organization(session, org.id)
+        taken = await session.scalar(
+            select(func.count())
+            .select_from(Subscription)
+            .where(
+                col(Subscription.org_id) == org.id,
+                col(Subscription.name_normalized) == name.casefold(),
+            )
+        )
+        if taken:
+            raise Rejected(
+                "NAME_TAKEN", f"{org.name} already has a subscription {name!r}.", ["name"]
+            )
+        user = await _active_user_by_email(session, org.id, data.primary_admin_email)
+        subscription = Subscription(
+            org_id=org.id,
+            name=name,
+            name_normalized=name.casefold(),
+            plan=plan,
+            created_at=now,
+            storage_limit_bytes=data.storage_limit_gib * GIB,
+            transfer_limit_bytes=data.transfer_limit_gib * GIB,
+        )
+        session.add(subscription)
+        await session.flush()
+        assert subscription.id is not None
+        assert user.id is not None
+        member = SubscriptionMember(
+            subscription_id=subscription.id,
+            user_id=user.id,
+            role=SubscriptionRole.PRIMARY_ADMIN,
+            created_at=now,
+        )
+        session.add(member)
+        _record(
+            session,
+            OPERATOR,
+            "subscription.create",
+            subscription,
+            now,
+            after={"name": name, "plan": plan, "primaryAdmin": user.email},
+        )
+    return subscription
+
+
+async def transfer_primary(
+    services: Services, subscription_id: int, to_email: str
+) -> tuple[Subscription, User]:
+    """R21: to another ACTIVE member of the same subscription; the previous one becomes ADMIN.
+    Demote, then promote, in one transaction under the organization lock: every reader sees
+    exactly one Primary Admin, and the unique index would refuse a second."""
+    now = services.clock.now()
+    async with services.db.write() as session:
+        subscription = await session.get(Subscription, subscription_id)
+        if subscription is None:
+            raise Rejected("NOT_FOUND", "Subscription not found.", ["subscription"])
+        await lock_organization(session, subscription.org_id)
+        user = await _active_user_by_email(session, subscription.org_id, to_email)
+        assert user.id is not None
+        target = await _membership(session, subscription_id, user.id)
+        if target is None:
+            raise Rejected(
+                "NOT_MEMBER",
+                f"{user.email} is not a member of this subscription: add them first.",
+                ["to"],
+            )
+        if target.role == SubscriptionRole.PRIMARY_ADMIN:
+            raise Rejected(
+                "ALREADY_PRIMARY_ADMIN", f"{user.email} is already Primary Admin.", ["to"]
+            )
+        current = await session.scalar(
+            select(SubscriptionMember).where(
+                col(SubscriptionMember.subscription_id) == subscription_id,
+                col(SubscriptionMember.role) == SubscriptionRole.PRIMARY_ADMIN,
+            )
+        )
+        before_role = target.role
+        if current is not None:
+            current.role = SubscriptionRole.ADMIN
+            await session.flush()  # the demotion lands before the promotion (unique index)
+        target.role = SubscriptionRole.PRIMARY_ADMIN
+        previous = await session.get(User, current.user_id) if current else None
+        _record(
+            session,
+            OPERATOR,
+            "subscription.primary_admin_transfer",
+            subscription,
+            now,
+            before={
+                "primaryAdmin": previous.email if previous else None,
+                "toRole": before_role.value,
+            },
+            after={"primaryAdmin": user.email, "previousRole": SubscriptionRole.ADMIN.value},
+        )
+    return subscription, user
+
+
+async def record_usage(
+    services: Services, subscription_id: int, storage_bytes: int, transfer_bytes: int
+) -> Subscription:
+    """Metering reports the current figures (the operator's command, or a metering job)."""
+    if storage_bytes < 0 or transfer_bytes < 0:
+        raise Rejected("INVALID_AMOUNT", "Usage figures are non-negative byte counts.", ["usage"])
+    now = services.clock.now()
+    async with services.db.write() as session:
+        subscription = await session.get(Subscription, subscription_id)
+        if subscription is None:
+            raise Rejected("NOT_FOUND", "Subscription not found.", ["subscription"])
+        subscription.storage_used_bytes = storage_bytes
+        subscription.transfer_used_bytes = transfer_bytes
+        subscription.usage_updated_at = now
+    return subscription

@@ -7,7 +7,6 @@ could not be handed to the mail server. Resending replaces the link and restarts
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
@@ -21,7 +20,7 @@ from accessgraph.auth.policy import Action, require
 from accessgraph.auth.principal import Principal
 from accessgraph.auth.tokens import new_secret, sha256_hex
 from accessgraph.errors import Rejected
-from accessgraph.mail import MailDeliveryError, OutgoingEmail
+from accessgraph.mail import OutgoingEmail
 from accessgraph.models import (
     EmailStatus,
     Invitation,
@@ -32,13 +31,13 @@ from accessgraph.models import (
     UserStatus,
 )
 from accessgraph.models.invitation import supersede_open_invitations
-from accessgraph.resolvers import audit
+from accessgraph.resolvers import audit, outbox
 from accessgraph.resolvers.actors import require_now
+from accessgraph.resolvers.outbox import Queued
 from accessgraph.resolvers.users import add_user, load_live_user
 from accessgraph.resolvers.validation import check_password, clean_email, clean_name
 from accessgraph.services import Services
 
-log = logging.getLogger("accessgraph.invitations")
 PENDING = frozenset({UserStatus.INVITED, UserStatus.EXPIRED, UserStatus.FAILED})
 
 
@@ -71,7 +70,7 @@ class PendingInvitation:
     """A user with a new invitation link, committed; its email is sent by `deliver`."""
 
     user: User
-    queued: _Queued
+    queued: Queued
 
 
 async def invite_in(
@@ -207,21 +206,12 @@ def _ttl(services: Services) -> timedelta:
     return timedelta(hours=services.settings.invitation_ttl_hours)
 
 
-@dataclass(frozen=True, slots=True)
-class _Queued:
-    """An email recorded in the outbox (secret redacted) and the message to send (secret
-    included), which lives only in memory until it is handed to the mailer."""
-
-    outbox: OutboxEmail
-    message: OutgoingEmail
-
-
 REDACTED = "[link redacted: the sign-up secret is stored only as a hash]"
 
 
 async def _new_invitation(
     services: Services, session: AsyncSession, principal: Principal, user: User, now: datetime
-) -> _Queued:
+) -> Queued:
     """Supersede the user's open links, store a new one, and queue its email."""
     assert user.id is not None
     assert user.invitation_expires_at is not None
@@ -239,7 +229,7 @@ async def _new_invitation(
     org = await session.get(Organization, user.org_id)
     assert org is not None
     message = invitation_email(services, org.name, principal.label, user.email, secret)
-    outbox = OutboxEmail(
+    row = OutboxEmail(
         org_id=user.org_id,
         to_address=message.to,
         subject=message.subject,
@@ -248,9 +238,9 @@ async def _new_invitation(
         status=EmailStatus.QUEUED,
         created_at=now,
     )
-    session.add(outbox)
+    session.add(row)
     await session.flush()
-    return _Queued(outbox, message)
+    return Queued(row, message)
 
 
 def invitation_link(services: Services, secret: str) -> str:
@@ -275,28 +265,10 @@ def invitation_email(
 
 
 async def deliver(services: Services, pending: PendingInvitation) -> User:
-    """Send after the commit (never hold a write lock across the network); record the outcome."""
-    user, outbox, message = pending.user, pending.queued.outbox, pending.queued.message
-    error: str | None = None
-    try:
-        await services.mailer.send(message)
-    except MailDeliveryError as exc:
-        error = str(exc)[:1000]
-        log.warning("invitation email to %s failed: %s", outbox.to_address, error)
-    now = services.clock.now()
-    status = (
-        EmailStatus.FAILED
-        if error
-        else EmailStatus.SENT
-        if services.mailer.delivers
-        else EmailStatus.LOGGED
-    )
+    """Send after the commit; a failed delivery shows the user as FAILED (R9)."""
+    user = pending.user
+    [error] = await outbox.send(services, [pending.queued])
     async with services.db.write() as session:
-        await session.execute(
-            update(OutboxEmail)
-            .where(col(OutboxEmail.id) == outbox.id)
-            .values(status=status, error=error, sent_at=None if error else now)
-        )
         if error:
             # Only if this is still the user's pending link (a resend may have replaced it).
             await session.execute(

@@ -24,9 +24,12 @@ from accessgraph.auth.policy import Action, SubscriptionResource, require
 from accessgraph.auth.principal import Principal
 from accessgraph.db import lock_organization
 from accessgraph.errors import Rejected, not_found
+from accessgraph.mail import OutgoingEmail
 from accessgraph.models import (
     AccessToken,
+    EmailStatus,
     Organization,
+    OutboxEmail,
     Subscription,
     SubscriptionMember,
     SubscriptionRole,
@@ -37,7 +40,7 @@ from accessgraph.models import (
     UserStatus,
 )
 from accessgraph.models.subscription import SUBSCRIPTION_NAME_MAX
-from accessgraph.resolvers import audit, invitations
+from accessgraph.resolvers import audit, invitations, outbox
 from accessgraph.resolvers.actors import refreshed
 from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page
 from accessgraph.resolvers.tokens import CreateTokenInput, insert_token, load_token, mark_revoked
@@ -883,18 +886,91 @@ async def transfer_primary(
     return subscription, user
 
 
+def _share(subscription: Subscription, metric: UsageMetric) -> float:
+    """Usage of `metric` as a percentage of its limit."""
+    if metric == UsageMetric.STORAGE:
+        return 100 * subscription.storage_used_bytes / subscription.storage_limit_bytes
+    return 100 * subscription.transfer_used_bytes / subscription.transfer_limit_bytes
+
+
 async def record_usage(
     services: Services, subscription_id: int, storage_bytes: int, transfer_bytes: int
 ) -> Subscription:
-    """Metering reports the current figures (the operator's command, or a metering job)."""
+    """Metering reports the current figures (the operator's command, or a metering job).
+    Each usage notification the new figures cross (below before, at or above now) emails the
+    subscription's active members once per crossing."""
     if storage_bytes < 0 or transfer_bytes < 0:
         raise Rejected("INVALID_AMOUNT", "Usage figures are non-negative byte counts.", ["usage"])
     now = services.clock.now()
+    queued: list[outbox.Queued] = []
     async with services.db.write() as session:
         subscription = await session.get(Subscription, subscription_id)
         if subscription is None:
             raise Rejected("NOT_FOUND", "Subscription not found.", ["subscription"])
+        await lock_organization(session, subscription.org_id)
+        before = {metric: _share(subscription, metric) for metric in UsageMetric}
         subscription.storage_used_bytes = storage_bytes
         subscription.transfer_used_bytes = transfer_bytes
         subscription.usage_updated_at = now
+        notifications = (
+            await session.execute(
+                select(UsageNotification).where(
+                    col(UsageNotification.subscription_id) == subscription_id
+                )
+            )
+        ).scalars()
+        crossed = [
+            n
+            for n in notifications
+            if before[n.metric] < n.threshold_percent <= _share(subscription, n.metric)
+        ]
+        if crossed:
+            for notification in crossed:
+                notification.last_notified_at = now
+            queued = await _queue_usage_emails(session, subscription, crossed, now)
+    await outbox.send(services, queued)
     return subscription
+
+
+async def _queue_usage_emails(
+    session: AsyncSession,
+    subscription: Subscription,
+    crossed: list[UsageNotification],
+    now: datetime,
+) -> list[outbox.Queued]:
+    recipients = (
+        await session.execute(
+            select(col(User.email))
+            .join(SubscriptionMember, col(SubscriptionMember.user_id) == col(User.id))
+            .where(
+                col(SubscriptionMember.subscription_id) == subscription.id,
+                col(User.status) == UserStatus.ACTIVE,
+                col(User.deleted_at).is_(None),
+            )
+            .order_by(col(User.email))
+        )
+    ).scalars()
+    lines = "\n".join(
+        f"- {n.metric.value.lower()} is at {_share(subscription, n.metric):.1f}% of the limit "
+        f"(notification at {n.threshold_percent}%)"
+        for n in crossed
+    )
+    queued = []
+    for email in recipients:
+        message = OutgoingEmail(
+            to=email,
+            subject=f"Usage of {subscription.name} reached a notification threshold",
+            body=f"Usage of the subscription {subscription.name}:\n{lines}\n",
+        )
+        row = OutboxEmail(
+            org_id=subscription.org_id,
+            to_address=email,
+            subject=message.subject,
+            body=message.body,
+            status=EmailStatus.QUEUED,
+            created_at=now,
+        )
+        session.add(row)
+        queued.append(outbox.Queued(row, message))
+    await session.flush()
+    return queued

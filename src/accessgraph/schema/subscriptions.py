@@ -18,7 +18,7 @@ import strawberry
 from accessgraph import models
 from accessgraph.auth.directives import requires
 from accessgraph.auth.policy import Action, Resource, SubscriptionResource
-from accessgraph.resolvers import subscriptions
+from accessgraph.resolvers import subscription_settings, subscriptions
 from accessgraph.resolvers.invitations import can_resend
 from accessgraph.resolvers.pagination import Page, PageArgs, encode_cursor
 from accessgraph.resolvers.tokens import CreateTokenInput
@@ -517,7 +517,7 @@ def _user_id(raw: strawberry.ID) -> int:
 
 
 def _unset(value: object) -> object:
-    return subscriptions.UNSET if value is strawberry.UNSET else value
+    return subscription_settings.UNSET if value is strawberry.UNSET else value
 
 
 @strawberry.type
@@ -647,7 +647,7 @@ class SubscriptionMutations:
 
         async def work() -> models.Subscription:
             card = input.card
-            data = subscriptions.BillingInput(
+            data = subscription_settings.BillingInput(
                 contact_name=_unset(input.contact_name),
                 contact_email=_unset(input.contact_email),
                 company=_unset(input.company),
@@ -657,11 +657,11 @@ class SubscriptionMutations:
                 postal_code=_unset(input.postal_code),
                 country=_unset(input.country),
                 vat_id=_unset(input.vat_id),
-                card=subscriptions.CardInput(card.number, card.exp_month, card.exp_year)
+                card=subscription_settings.CardInput(card.number, card.exp_month, card.exp_year)
                 if card is not None
                 else None,
             )
-            return await subscriptions.update_billing(
+            return await subscription_settings.update_billing(
                 ctx.services, ctx.principal, _sub_id(input.subscription_id), data
             )
 
@@ -680,12 +680,12 @@ class SubscriptionMutations:
         ctx = info.context
 
         async def work() -> models.Subscription:
-            data = subscriptions.NetworkInput(
+            data = subscription_settings.NetworkInput(
                 allowed_ip_ranges=input.allowed_ip_ranges,
                 private_link_enabled=input.private_link_enabled,
                 private_link_service_name=_unset(input.private_link_service_name),
             )
-            return await subscriptions.update_network(
+            return await subscription_settings.update_network(
                 ctx.services, ctx.principal, _sub_id(input.subscription_id), data
             )
 
@@ -708,7 +708,7 @@ class SubscriptionMutations:
 
         async def work() -> UsageNotification:
             pk = _sub_id(input.subscription_id)
-            row = await subscriptions.set_usage_notification(
+            row = await subscription_settings.set_usage_notification(
                 ctx.services, ctx.principal, pk, input.metric, input.threshold_percent
             )
             views = await subscriptions.load_views(ctx.services, ctx.principal, [pk])
@@ -727,7 +727,9 @@ class SubscriptionMutations:
 
         async def work() -> int:
             pk = decode_id(input.notification_id, "UsageNotification", "notificationId")
-            return await subscriptions.remove_usage_notification(ctx.services, ctx.principal, pk)
+            return await subscription_settings.remove_usage_notification(
+                ctx.services, ctx.principal, pk
+            )
 
         pk, errors = await attempt(work())
         removed = strawberry.ID(to_global_id("UsageNotification", pk)) if pk else None
@@ -746,7 +748,9 @@ class SubscriptionMutations:
         async def work() -> tuple[int, models.AccessToken, str]:
             pk = _sub_id(input.subscription_id)
             data = CreateTokenInput(input.name, input.permission, input.expires_at)
-            return pk, *await subscriptions.create_token(ctx.services, ctx.principal, pk, data)
+            return pk, *await subscription_settings.create_token(
+                ctx.services, ctx.principal, pk, data
+            )
 
         result, errors = await attempt(work())
         if result is None:
@@ -769,7 +773,7 @@ class SubscriptionMutations:
 
         async def work() -> models.AccessToken:
             pk = decode_id(input.token_id, "Token", "tokenId")
-            return await subscriptions.revoke_token(ctx.services, ctx.principal, pk)
+            return await subscription_settings.revoke_token(ctx.services, ctx.principal, pk)
 
         row, errors = await attempt(work())
         if row is None:

@@ -182,6 +182,26 @@ async def _membership(
     )
 
 
+async def _managed_member(
+    services: Services,
+    session: AsyncSession,
+    principal: Principal,
+    subscription_id: int,
+    user_id: int,
+    *,
+    primary_admin_allowed: bool = False,
+) -> tuple[Subscription, SubscriptionMember, User]:
+    """A member the caller manages (PRIMARY_ADMIN and ADMIN, R20), after the lock; the
+    Primary Admin only where `primary_admin_allowed` (R21: never edited or removed)."""
+    subscription = await authorized(
+        services, session, principal, subscription_id, Action.MANAGE_SUBSCRIPTION_MEMBERS
+    )
+    member, user = await _member_of(session, subscription, user_id)
+    if member.role == SubscriptionRole.PRIMARY_ADMIN and not primary_admin_allowed:
+        raise _primary_admin_transfer_only("userId")
+    return subscription, member, user
+
+
 async def _member_of(
     session: AsyncSession, subscription: Subscription, user_id: int
 ) -> tuple[SubscriptionMember, User]:
@@ -303,12 +323,9 @@ async def update_member_role(
     _check_role(role)
     now = services.clock.now()
     async with services.db.write() as session:
-        subscription = await authorized(
-            services, session, principal, subscription_id, Action.MANAGE_SUBSCRIPTION_MEMBERS
+        subscription, member, user = await _managed_member(
+            services, session, principal, subscription_id, user_id
         )
-        member, user = await _member_of(session, subscription, user_id)
-        if member.role == SubscriptionRole.PRIMARY_ADMIN:
-            raise _primary_admin_transfer_only("userId")
         if member.role != role:
             before = _member_snapshot(member, user)
             member.role = role
@@ -329,12 +346,9 @@ async def remove_member(
 ) -> int:
     now = services.clock.now()
     async with services.db.write() as session:
-        subscription = await authorized(
-            services, session, principal, subscription_id, Action.MANAGE_SUBSCRIPTION_MEMBERS
+        subscription, member, user = await _managed_member(
+            services, session, principal, subscription_id, user_id
         )
-        member, user = await _member_of(session, subscription, user_id)
-        if member.role == SubscriptionRole.PRIMARY_ADMIN:
-            raise _primary_admin_transfer_only("userId")
         record(
             session,
             principal,
@@ -355,10 +369,9 @@ async def resend_member_invitation(
     up; it works exactly as the team's resend (R9)."""
     now = services.clock.now()
     async with services.db.write() as session:
-        subscription = await authorized(
-            services, session, principal, subscription_id, Action.MANAGE_SUBSCRIPTION_MEMBERS
+        _, member, user = await _managed_member(
+            services, session, principal, subscription_id, user_id, primary_admin_allowed=True
         )
-        member, user = await _member_of(session, subscription, user_id)
         pending = await invitations.resend_in(services, session, principal, user, now)
     return member, await invitations.deliver(services, pending)
 

@@ -15,7 +15,9 @@ from accessgraph.auth.policy import (
     TEAM_ROLE_PERMISSIONS,
     Action,
     Grant,
+    Permission,
     Policy,
+    Resource,
     Scope,
     TeamPermission,
     TeamRoleGrants,
@@ -24,7 +26,7 @@ from accessgraph.auth.policy import (
 )
 from accessgraph.auth.principal import ANONYMOUS, Principal
 from accessgraph.errors import ExposedError
-from accessgraph.models.enums import TeamRole, TokenPermission
+from accessgraph.models.enums import SubscriptionRole, TeamRole, TokenPermission
 from accessgraph.schema import build_schema
 
 P = TeamPermission
@@ -108,6 +110,20 @@ DECISIONS: dict[Action, tuple[str, ...]] = {
     Action.DELETE_TOKEN:         ("ALL", "OWN",    "UNAUTH", "DENY",  "ALL",   "DENY", "OWN"),
     Action.MANAGE_TEAM_SETTINGS: ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
     Action.VIEW_AUDIT_EVENTS:    ("ALL", "DENY",   "UNAUTH", "ALL",   "ALL",   "DENY", "DENY"),
+    # Subscriptions: the list is for every member (filtered by SQL); team admins see that each
+    # subscription exists (oversight); everything else needs a role in the subscription, so
+    # without a SubscriptionResource nobody holds it (tests/unit/test_subscription_policy.py).
+    Action.LIST_SUBSCRIPTIONS:   ("ALL", "ALL",    "UNAUTH", "ALL",   "ALL",   "ALL",  "ALL"),
+    Action.VIEW_SUBSCRIPTION:    ("ALL", "DENY",   "UNAUTH", "ALL",   "ALL",   "DENY", "DENY"),
+    **dict.fromkeys(
+        [
+            Action.MANAGE_SUBSCRIPTION_MEMBERS, Action.VIEW_SUBSCRIPTION_USAGE,
+            Action.MANAGE_USAGE_NOTIFICATIONS, Action.VIEW_BILLING, Action.UPDATE_BILLING,
+            Action.VIEW_NETWORK, Action.UPDATE_NETWORK, Action.VIEW_SUBSCRIPTION_TOKENS,
+            Action.MANAGE_SUBSCRIPTION_TOKENS,
+        ],
+        ("DENY", "DENY", "UNAUTH", "DENY", "DENY", "DENY", "DENY"),
+    ),
 }
 # fmt: on
 
@@ -126,6 +142,43 @@ HOLDERS: dict[Action, list[str]] = {
     Action.DELETE_TOKEN: ["TeamRole.ADMIN", "TeamRole.DEVELOPER:OWN"],
     Action.MANAGE_TEAM_SETTINGS: ["TeamRole.ADMIN"],
     Action.VIEW_AUDIT_EVENTS: ["TeamRole.ADMIN"],
+    Action.LIST_SUBSCRIPTIONS: ["MEMBER"],
+    Action.VIEW_SUBSCRIPTION: [
+        *(f"SubscriptionRole.{r}" for r in SubscriptionRole),
+        "TeamRole.ADMIN",
+    ],
+    Action.MANAGE_SUBSCRIPTION_MEMBERS: [
+        "SubscriptionRole.PRIMARY_ADMIN",
+        "SubscriptionRole.ADMIN",
+    ],
+    Action.VIEW_SUBSCRIPTION_USAGE: [f"SubscriptionRole.{r}" for r in SubscriptionRole],
+    Action.MANAGE_USAGE_NOTIFICATIONS: [f"SubscriptionRole.{r}" for r in SubscriptionRole],
+    Action.VIEW_BILLING: [
+        "SubscriptionRole.PRIMARY_ADMIN",
+        "SubscriptionRole.ADMIN",
+        "SubscriptionRole.FINANCE_MEMBER",
+    ],
+    Action.UPDATE_BILLING: [
+        "SubscriptionRole.PRIMARY_ADMIN",
+        "SubscriptionRole.ADMIN",
+        "SubscriptionRole.FINANCE_MEMBER",
+    ],
+    Action.VIEW_NETWORK: [
+        "SubscriptionRole.PRIMARY_ADMIN",
+        "SubscriptionRole.ADMIN",
+        "SubscriptionRole.TECHNICAL_MEMBER",
+    ],
+    Action.UPDATE_NETWORK: [
+        "SubscriptionRole.PRIMARY_ADMIN",
+        "SubscriptionRole.ADMIN",
+        "SubscriptionRole.TECHNICAL_MEMBER",
+    ],
+    Action.VIEW_SUBSCRIPTION_TOKENS: [
+        "SubscriptionRole.PRIMARY_ADMIN",
+        "SubscriptionRole.ADMIN",
+        "SubscriptionRole.TECHNICAL_MEMBER",
+    ],
+    Action.MANAGE_SUBSCRIPTION_TOKENS: ["SubscriptionRole.PRIMARY_ADMIN"],
 }
 
 # Which root field asks which action (API.md root fields).
@@ -148,11 +201,31 @@ FIELD_ACTIONS: dict[str, Action] = {
     "user": Action.VIEW_USERS,
     "tokens": Action.VIEW_TOKENS,
     "auditEvents": Action.VIEW_AUDIT_EVENTS,
+    "subscriptions": Action.LIST_SUBSCRIPTIONS,
+    "subscription": Action.LIST_SUBSCRIPTIONS,
+    "members": Action.VIEW_SUBSCRIPTION,
+    "usage": Action.VIEW_SUBSCRIPTION_USAGE,
+    "usageNotifications": Action.VIEW_SUBSCRIPTION_USAGE,
+    "billing": Action.VIEW_BILLING,
+    "network": Action.VIEW_NETWORK,
+    "apiTokens": Action.VIEW_SUBSCRIPTION_TOKENS,
+    "addSubscriptionMember": Action.MANAGE_SUBSCRIPTION_MEMBERS,
+    "updateSubscriptionMemberRole": Action.MANAGE_SUBSCRIPTION_MEMBERS,
+    "removeSubscriptionMember": Action.MANAGE_SUBSCRIPTION_MEMBERS,
+    "resendSubscriptionInvitation": Action.MANAGE_SUBSCRIPTION_MEMBERS,
+    "updateBillingDetails": Action.UPDATE_BILLING,
+    "updateNetworkSettings": Action.UPDATE_NETWORK,
+    "setUsageNotification": Action.MANAGE_USAGE_NOTIFICATIONS,
+    "removeUsageNotification": Action.MANAGE_USAGE_NOTIFICATIONS,
+    "createSubscriptionToken": Action.MANAGE_SUBSCRIPTION_TOKENS,
+    "revokeSubscriptionToken": Action.MANAGE_SUBSCRIPTION_TOKENS,
 }
 
 WRITE_ACTIONS = [a for a in Action if RULES[a].writes]
 READ_ACTIONS = [a for a in Action if not RULES[a].writes]
 NON_PUBLIC_ACTIONS = [a for a in Action if not RULES[a].public]
+# Team actions: decided by the team role alone (subscription actions also need a role there).
+TEAM_ACTIONS = [a for a in NON_PUBLIC_ACTIONS if not RULES[a].subscription]
 
 
 @dataclass(frozen=True)
@@ -280,7 +353,7 @@ def test_decide_other_organizations_resource_is_always_denied(
         assert not decision.unauthenticated
 
 
-@pytest.mark.parametrize("action", NON_PUBLIC_ACTIONS)
+@pytest.mark.parametrize("action", TEAM_ACTIONS)
 def test_decide_own_organizations_resource_is_allowed_to_admin(
     policy: Policy, action: Action
 ) -> None:
@@ -392,7 +465,9 @@ def test_requires_directive_in_the_sdl_is_the_policys_holders(policy: Policy) ->
     found = {
         name: (action, anyof)
         for name, action, anyof in re.findall(
-            r"^\s*(\w+)\(?.*?@requires\(action: \"(\w+)\", anyOf: \[(.*?)\]\)", sdl, re.MULTILINE
+            r"^\s*(\w+)\(?[^\n]*?@requires\(action: \"(\w+)\", anyOf: \[(.*?)\]\)",
+            sdl,
+            re.MULTILINE | re.DOTALL,
         )
     }
     assert set(FIELD_ACTIONS) <= set(found)
@@ -409,14 +484,18 @@ def test_requires_directive_in_the_sdl_is_the_policys_holders(policy: Policy) ->
 class ExtraGrants:
     """A later grant source (e.g. account permissions, R33): one user may invite."""
 
+    per_resource = False
+
     def __init__(self, user_id: int) -> None:
         self.user_id = user_id
 
-    def grants(self, principal: Principal) -> Iterable[tuple[TeamPermission, Grant]]:
+    def grants(
+        self, principal: Principal, resource: Resource | None
+    ) -> Iterable[tuple[Permission, Grant]]:
         if principal.user_id == self.user_id:
             yield P.INVITE_USERS, Grant("ACCOUNT_PERMISSION", "invite", P.INVITE_USERS.value)
 
-    def holders(self, permission: TeamPermission) -> Iterable[str]:
+    def holders(self, permission: Permission) -> Iterable[str]:
         return ["AccountPermission.INVITE"] if permission == P.INVITE_USERS else []
 
 

@@ -101,6 +101,12 @@ def _check_card(card: CardInput, now: datetime) -> tuple[str, str]:
     return _card_brand(number), number[-4:]
 
 
+def changed_fields(before: dict[str, object], after: dict[str, object]) -> dict[str, object]:
+    """What the audit log keeps of a billing or network change: which fields changed, never
+    their values. The log is for team admins, who may not read these fields (R22, R35)."""
+    return {"changed": sorted(k for k in after if before.get(k) != after[k])}
+
+
 def billing_snapshot(subscription: Subscription) -> dict[str, object]:
     return {
         "contactName": subscription.billing_contact_name,
@@ -188,8 +194,7 @@ async def update_billing(
             "subscription.billing_update",
             subscription,
             now,
-            before=before,
-            after=billing_snapshot(subscription),
+            after=changed_fields(before, billing_snapshot(subscription)),
         )
     return subscription
 
@@ -280,8 +285,7 @@ async def update_network(
             "subscription.network_update",
             subscription,
             now,
-            before=before,
-            after=network_snapshot(subscription),
+            after=changed_fields(before, network_snapshot(subscription)),
         )
     return subscription
 

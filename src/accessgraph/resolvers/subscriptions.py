@@ -156,7 +156,8 @@ async def authorized(
     action: Action,
 ) -> Subscription:
     """Lock the organization, then load the subscription and decide on the caller's current
-    account and current role in it. Unknown or foreign: NOT_FOUND."""
+    account and current role in it. Unknown, foreign, or not visible to the caller: NOT_FOUND
+    (so nobody learns that a subscription they cannot see exists)."""
     assert principal.org_id is not None
     await lock_organization(session, principal.org_id)
     subscription = await session.get(Subscription, subscription_id, populate_existing=True)
@@ -167,6 +168,8 @@ async def authorized(
     resource = SubscriptionResource(
         subscription.org_id, subscription_id, member.role if member else None
     )
+    if not services.policy.decide(actor, Action.VIEW_SUBSCRIPTION, resource).allowed:
+        raise not_found("Subscription", ["subscriptionId"])
     require(services.policy, actor, action, resource)
     return subscription
 

@@ -58,8 +58,12 @@ async def _parent(source: Any, info: Info, kwargs: dict[str, Any]) -> Resource |
 
 
 async def _resource_of(info: Info, pk: int | None) -> Resource | None:
+    """The subscription, if the caller may see it; otherwise None, and the resolver answers
+    NOT_FOUND, as for an ID that does not exist."""
     view = await info.context.loaders.subscription_by_id.load(pk) if pk else None
-    return view.resource if view is not None else None
+    if view is None or not info.context.can(Action.VIEW_SUBSCRIPTION, view.resource):
+        return None
+    return view.resource
 
 
 async def _named_in_input(source: Any, info: Info, kwargs: dict[str, Any]) -> Resource | None:

@@ -340,7 +340,9 @@ class Policy:
         if rule.any_member:
             return Decision(True, Scope.ALL, "Every member of the organization.")
 
-        held = self._held(principal)
+        # A subscription token acts only through its owner's role in that subscription; their
+        # team role (e.g. an admin's oversight of every subscription) does not come along.
+        held = {} if confined_to is not None else self._held(principal)
         if self._per_resource and resource is not None:
             held = self._with_resource_grants(held, principal, resource)
         full = _grants_for(held, rule.any_of)

@@ -14,8 +14,13 @@ from sqlmodel import col
 from strawberry.dataloader import DataLoader
 
 from accessgraph.auth.principal import Principal
-from accessgraph.models import AccessToken, User
-from accessgraph.resolvers.subscriptions import SubscriptionView, load_views
+from accessgraph.models import AccessToken, SubscriptionMember, User
+from accessgraph.resolvers.subscriptions import (
+    SubscriptionView,
+    first_members,
+    load_views,
+    member_counts,
+)
 from accessgraph.resolvers.tokens import visible_tokens
 from accessgraph.services import Services
 
@@ -31,11 +36,31 @@ class Loaders:
     tokens_by_owner: DataLoader[int, list[AccessToken]] = field(init=False)
     # Subscriptions of the caller's organization, each with the caller's role in it.
     subscription_by_id: DataLoader[int, SubscriptionView | None] = field(init=False)
+    # The first page of members of each subscription of a list, keyed (subscription, first),
+    # and their counts: a list of subscriptions with members costs the same as one.
+    first_members: DataLoader[tuple[int, int], list[SubscriptionMember]] = field(init=False)
+    member_count: DataLoader[int, int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.user_by_id = DataLoader(load_fn=self._load_users)
         self.tokens_by_owner = DataLoader(load_fn=self._load_tokens_by_owner)
         self.subscription_by_id = DataLoader(load_fn=self._load_subscriptions)
+        self.first_members = DataLoader(load_fn=self._load_first_members)
+        self.member_count = DataLoader(load_fn=self._load_member_counts)
+
+    async def _load_first_members(
+        self, keys: Sequence[tuple[int, int]]
+    ) -> list[list[SubscriptionMember]]:
+        found: dict[tuple[int, int], list[SubscriptionMember]] = {}
+        for first in {first for _, first in keys}:
+            ids = [pk for pk, size in keys if size == first]
+            for pk, rows in (await first_members(self.services, ids, first)).items():
+                found[pk, first] = rows
+        return [found[key] for key in keys]
+
+    async def _load_member_counts(self, ids: Sequence[int]) -> list[int]:
+        counts = await member_counts(self.services, ids)
+        return [counts[i] for i in ids]
 
     async def _load_subscriptions(self, ids: Sequence[int]) -> list[SubscriptionView | None]:
         found = await load_views(self.services, self.principal, list(ids))

@@ -163,11 +163,12 @@ def _run(work: Callable[[Services], Awaitable[T]]) -> T:
 
 def _subscription_pk(raw: str) -> int:
     """A subscription's global ID (as the API shows it) or its number."""
+    from accessgraph.models.base import MAX_ID
     from accessgraph.schema.base import from_global_id
     from accessgraph.schema.subscriptions import TYPE_NAME
 
-    pk = int(raw) if raw.isdigit() else from_global_id(raw, TYPE_NAME)
-    if not pk:
+    pk = int(raw) if raw.isascii() and raw.isdigit() else from_global_id(raw, TYPE_NAME)
+    if not pk or pk > MAX_ID:
         typer.echo(f"error: NOT_FOUND: {raw!r} is not a subscription ID", err=True)
         raise typer.Exit(1)
     return pk

@@ -10,6 +10,10 @@ from sqlalchemy import DateTime, Enum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+# Primary keys are 32-bit on PostgreSQL (SERIAL). An ID or cursor beyond this names nothing
+# and must not reach SQL, where it would be an error rather than "not found".
+MAX_ID = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""

@@ -19,6 +19,7 @@ from sqlmodel import SQLModel
 
 from accessgraph.db import Database
 from accessgraph.errors import ExposedError
+from accessgraph.models.base import MAX_ID
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 50
@@ -36,7 +37,9 @@ def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor.encode()).decode()
         if raw.startswith(_PREFIX):
-            return int(raw.removeprefix(_PREFIX))
+            row_id = int(raw.removeprefix(_PREFIX))
+            if 0 <= row_id <= MAX_ID:
+                return row_id
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
     raise ExposedError("The cursor is not valid.", BAD_USER_INPUT)

@@ -46,7 +46,7 @@ class BillingInput:
     postal_code: object = _UNSET
     country: object = _UNSET
     vat_id: object = _UNSET
-    card: CardInput | None = None
+    card: object = _UNSET  # a CardInput; None removes the card on file
 
 
 UNSET = _UNSET
@@ -164,7 +164,9 @@ def _clean_billing(data: BillingInput, now: datetime) -> dict[str, object]:
                 "INVALID_BILLING_DETAILS", "A VAT ID has letters and digits only.", ["vatId"]
             )
         changes["billing_vat_id"] = vat.replace(" ", "").upper() if vat else None
-    if data.card is not None:
+    if data.card is None:
+        changes.update(card_brand=None, card_last4=None, card_exp_month=None, card_exp_year=None)
+    elif isinstance(data.card, CardInput):
         brand, last4 = _check_card(data.card, now)
         changes.update(
             card_brand=brand,
@@ -216,6 +218,8 @@ def clean_ip_ranges(raw: list[str]) -> list[str]:
     ranges: list[str] = []
     for index, text in enumerate(raw):
         try:
+            if "%" in text:  # an IPv6 zone (fe80::1%eth0) names a local interface, not a range
+                raise ValueError("zone IDs are not allowed")
             network = ipaddress.ip_network(text.strip(), strict=True)
         except ValueError as exc:
             raise Rejected(

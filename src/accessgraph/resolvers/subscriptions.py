@@ -408,14 +408,15 @@ async def remove_member(
 async def resend_member_invitation(
     services: Services, principal: Principal, subscription_id: int, user_id: int
 ) -> tuple[SubscriptionMember, User]:
-    """The member list's "Resend invitation" (seed 001) for an EXPIRED or FAILED member: those
-    who manage the subscription's members may resend the link of a member who has not signed
-    up; it works exactly as the team's resend (R9)."""
+    """The member list's "Resend invitation" (seed 001) for an EXPIRED or FAILED member. It
+    sends a sign-up link, which only team admins do (R7, R9), so the caller must both manage
+    the subscription's members and hold the team's INVITE_USER; it works as the team's resend."""
     now = services.clock.now()
     async with services.db.write() as session:
         _, member, user = await _managed_member(
             services, session, principal, subscription_id, user_id, primary_admin_allowed=True
         )
+        require(services.policy, await refreshed(session, principal), Action.INVITE_USER)
         pending = await invitations.resend_in(services, session, principal, user, now)
     return member, await invitations.deliver(services, pending)
 

@@ -20,7 +20,12 @@ from accessgraph.schema.users import User
 Info = strawberry.Info[Context, None]
 
 # Stored target types (table classes) and their API type names, both ways.
-_TYPE_NAMES = {"User": "User", "AccessToken": "Token", "Organization": "Organization"}
+_TYPE_NAMES = {
+    "User": "User",
+    "AccessToken": "Token",
+    "Organization": "Organization",
+    "Subscription": "BillingSubscription",
+}
 _STORED_TYPES = {api: stored for stored, api in _TYPE_NAMES.items()}
 
 

@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 import strawberry
 
 from accessgraph.errors import Problem
+from accessgraph.models.base import MAX_ID
 from accessgraph.resolvers.pagination import Page, encode_cursor
 
 T = TypeVar("T")
@@ -28,7 +29,7 @@ def from_global_id(global_id: str, expected: str) -> int | None:
         pk = int(raw)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
-    return pk if type_name == expected and pk > 0 else None
+    return pk if type_name == expected and 0 < pk <= MAX_ID else None
 
 
 def parse_global_id(global_id: str) -> tuple[str, int] | None:
@@ -36,9 +37,10 @@ def parse_global_id(global_id: str) -> tuple[str, int] | None:
         type_name, _, raw = (
             base64.b64decode(global_id.encode(), validate=True).decode().partition(":")
         )
-        return type_name, int(raw)
+        pk = int(raw)
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
+    return (type_name, pk) if 0 < pk <= MAX_ID else None
 
 
 @strawberry.interface(description="An object with a globally unique, opaque ID.")

@@ -284,6 +284,7 @@ class BillingSubscription(Node):
         )
         users = await ctx.loaders.user_by_id.load_many([m.user_id for m in page.rows])
         manage = ctx.can(Action.MANAGE_SUBSCRIPTION_MEMBERS, resource)
+        resend = manage and ctx.can(Action.INVITE_USER)  # R7/R9: team admins send sign-up links
         edges = []
         for member, user in zip(page.rows, users, strict=True):
             assert user is not None
@@ -298,7 +299,7 @@ class BillingSubscription(Node):
                     joined_at=member.created_at,
                     viewer_can_update_role=editable,
                     viewer_can_remove=editable,
-                    viewer_can_resend_invitation=manage and can_resend(user, ctx.now),
+                    viewer_can_resend_invitation=resend and can_resend(user, ctx.now),
                 )
             )
         return SubscriptionMemberConnection(
@@ -430,7 +431,9 @@ class UpdateBillingDetailsInput:
     postal_code: str | None = strawberry.UNSET
     country: str | None = strawberry.UNSET
     vat_id: str | None = strawberry.UNSET
-    card: CardInput | None = None
+    card: CardInput | None = strawberry.field(
+        default=strawberry.UNSET, description="A new card on file; null removes it."
+    )
 
 
 @strawberry.input(description="Omitted fields keep their value.")
@@ -643,7 +646,8 @@ class SubscriptionMutations:
 
     @strawberry.mutation(
         extensions=requires(Action.MANAGE_SUBSCRIPTION_MEMBERS, _named_in_input),
-        description="A new sign-up link for a member who has not signed up (R9).",
+        description="A new sign-up link for a member who has not signed up (R9); like every "
+        "invitation, only team admins send it (R7).",
     )
     async def resend_subscription_invitation(
         self, info: Info, input: SubscriptionMemberInput
@@ -677,8 +681,8 @@ class SubscriptionMutations:
                 country=_unset(input.country),
                 vat_id=_unset(input.vat_id),
                 card=subscription_settings.CardInput(card.number, card.exp_month, card.exp_year)
-                if card is not None
-                else None,
+                if isinstance(card, CardInput)
+                else _unset(card),
             )
             return await subscription_settings.update_billing(
                 ctx.services, ctx.principal, _sub_id(input.subscription_id), data

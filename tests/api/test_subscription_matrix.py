@@ -54,6 +54,8 @@ VIEWERS = ("primary_admin", "admin", "finance", "technical", "developer", "org_a
 # R19/R22 (and R20 for members), in the order of VIEWERS. Fields are read through
 # `subscription(id)`; mutations name the subscription (or its notification / token).
 # fmt: off
+# resendSubscriptionInvitation sends a sign-up link: an invitation, which only team admins send
+# (R7, R9); of the members only the Primary Admin (world.admin) is a team admin.
 EXPECTED: dict[str, tuple[str, ...]] = {
     #                               PA  ADMIN  FINANCE    TECHNICAL  developer  org_admin
     # --- fields ---
@@ -67,7 +69,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "addSubscriptionMember":        (OK, OK,   FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN),
     "updateSubscriptionMemberRole": (OK, OK,   FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN),
     "removeSubscriptionMember":     (OK, OK,   FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN),
-    "resendSubscriptionInvitation": (OK, OK,   FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN),
+    "resendSubscriptionInvitation": (OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN),
     "updateBillingDetails":         (OK, OK,   OK,        FORBIDDEN, NOT_FOUND, FORBIDDEN),
     "updateNetworkSettings":        (OK, OK,   FORBIDDEN, OK,        NOT_FOUND, FORBIDDEN),
     "setUsageNotification":         (OK, OK,   OK,        OK,        NOT_FOUND, FORBIDDEN),
@@ -682,7 +684,8 @@ async def test_subscription_viewer_can_flags_follow_the_matrix(
         "viewerCanManageTokens": _allowed("createSubscriptionToken", viewer),
     }
     # The member edges: the Primary Admin is never edited or removed (R21); the others by
-    # whoever manages members (R20); a pending member's link is resent by the same people.
+    # whoever manages members (R20); a pending member's link is resent only by those of them
+    # who are team admins, since a sign-up link is an invitation (R7, R9).
     edges = subscription["members"]["edges"]
     assert {e["node"]["email"] for e in edges} == set(ALL_MEMBERS)
     for edge in edges:
@@ -690,7 +693,8 @@ async def test_subscription_viewer_can_flags_follow_the_matrix(
         pending = edge["node"]["email"] == PENDING_EMAIL
         assert edge["viewerCanUpdateRole"] is editable, edge
         assert edge["viewerCanRemove"] is editable, edge
-        assert edge["viewerCanResendInvitation"] is (manage and pending), edge
+        resend = _allowed("resendSubscriptionInvitation", viewer)
+        assert edge["viewerCanResendInvitation"] is (resend and pending), edge
 
 
 # --- tokens, other organizations, anonymous ----------------------------------------------------------

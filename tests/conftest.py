@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -408,6 +408,29 @@ async def world(factory: Factory) -> World:
             globex, "admin@globex.test", TeamRole.ADMIN, "other org admin"
         ),
     )
+
+
+# --- SQL statements per request (STYLE 6) ------------------------------------------------------
+
+_NOT_COUNTED = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")
+
+
+class StatementCounter:
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(_NOT_COUNTED):
+            self.statements.append(statement)
+
+
+@pytest.fixture
+def count_statements(services: Services) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    engine = services.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter)
 
 
 # --- assertions -----------------------------------------------------------------------------

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import pytest
-from sqlalchemy import event
 
 from accessgraph.models import TokenPermission
-from accessgraph.services import Services
-from tests.conftest import Api, Factory, World
+from tests.conftest import Api, Factory, StatementCounter, World
 
 TEAM_PAGE = """
 query Team($first: Int!) {
@@ -35,25 +30,6 @@ AUDIT_PAGE = """
 query Audit($first: Int!) {
   auditEvents(first: $first) { totalCount nodes { action actor { id email } targetLabel } }
 }"""
-_NOT_COUNTED = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")
-
-
-class StatementCounter:
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-
-    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith(_NOT_COUNTED):
-            self.statements.append(statement)
-
-
-@pytest.fixture
-def count_statements(services: Services) -> Iterator[StatementCounter]:
-    counter = StatementCounter()
-    engine = services.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", counter)
-    yield counter
-    event.remove(engine, "before_cursor_execute", counter)
 
 
 async def _seed(factory: Factory, world: World, users: int) -> None:

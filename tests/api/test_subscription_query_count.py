@@ -5,11 +5,7 @@ that does not grow with the number of members or subscriptions."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
-from sqlalchemy import event
 
 from accessgraph.auth.principal import Principal
 from accessgraph.models import SubscriptionRole, TokenPermission, UsageMetric
@@ -17,7 +13,7 @@ from accessgraph.resolvers import subscription_settings
 from accessgraph.resolvers.tokens import CreateTokenInput, insert_token
 from accessgraph.schema.base import from_global_id
 from accessgraph.services import Services
-from tests.conftest import Actor, Api, Factory, World
+from tests.conftest import Actor, Api, Factory, StatementCounter, World
 
 MEMBER_FIELDS = """
   members(first: 50) {
@@ -56,25 +52,6 @@ query Subscription($id: ID!) {{
 }}"""
 # Unique emails, token names and thresholds across the rows one test adds (a test adds < 100).
 _serial = itertools.count()
-_NOT_COUNTED = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")
-
-
-class StatementCounter:
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-
-    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if not statement.lstrip().upper().startswith(_NOT_COUNTED):
-            self.statements.append(statement)
-
-
-@pytest.fixture
-def count_statements(services: Services) -> Iterator[StatementCounter]:
-    counter = StatementCounter()
-    engine = services.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", counter)
-    yield counter
-    event.remove(engine, "before_cursor_execute", counter)
 
 
 async def _count(

@@ -3,6 +3,10 @@
 from accessgraph.models.audit import AuditEvent
 from accessgraph.models.enums import (
     EmailStatus,
+    Environment,
+    ManagePolicy,
+    PrincipalType,
+    ResourceType,
     SubscriptionRole,
     TeamRole,
     TokenPermission,
@@ -10,9 +14,16 @@ from accessgraph.models.enums import (
     UsageMetric,
     UserStatus,
 )
+from accessgraph.models.group import Group, GroupMember
 from accessgraph.models.invitation import Invitation
 from accessgraph.models.organization import Organization
 from accessgraph.models.outbox import OutboxEmail
+from accessgraph.models.permission_target import (
+    PermissionTarget,
+    Resource,
+    TargetGrant,
+    TargetResourceSet,
+)
 from accessgraph.models.session import LoginSession
 from accessgraph.models.subscription import Subscription, SubscriptionMember, UsageNotification
 from accessgraph.models.token import AccessToken
@@ -22,13 +33,23 @@ __all__ = [
     "AccessToken",
     "AuditEvent",
     "EmailStatus",
+    "Environment",
+    "Group",
+    "GroupMember",
     "Invitation",
     "LoginSession",
+    "ManagePolicy",
     "Organization",
     "OutboxEmail",
+    "PermissionTarget",
+    "PrincipalType",
+    "Resource",
+    "ResourceType",
     "Subscription",
     "SubscriptionMember",
     "SubscriptionRole",
+    "TargetGrant",
+    "TargetResourceSet",
     "TeamRole",
     "TokenPermission",
     "TokenStatus",

@@ -38,4 +38,5 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def enum_column(enum: type[StrEnum]) -> Enum:
     """An enum stored as VARCHAR (no native PostgreSQL type: adding a value needs no ALTER TYPE)."""
-    return Enum(enum, native_enum=False, length=20, validate_strings=True)
+    length = max(20, *(len(member.value) for member in enum))
+    return Enum(enum, native_enum=False, length=length, validate_strings=True)

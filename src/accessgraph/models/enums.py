@@ -47,3 +47,36 @@ class SubscriptionRole(StrEnum):
 class UsageMetric(StrEnum):
     STORAGE = "STORAGE"
     TRANSFER = "TRANSFER"
+
+
+class ResourceType(StrEnum):
+    """What accessgraph guards. Permission targets cover the first four (R24); projects add
+    pipelines and devices (R29, R32)."""
+
+    REPOSITORY = "REPOSITORY"
+    BUILD = "BUILD"
+    RELEASE_BUNDLE = "RELEASE_BUNDLE"
+    DESTINATION = "DESTINATION"
+    PIPELINE = "PIPELINE"
+    DEVICE = "DEVICE"
+
+
+class Environment(StrEnum):
+    DEV = "DEV"
+    PROD = "PROD"
+
+
+class ManagePolicy(StrEnum):
+    """R25: what a user holding MANAGE on a permission target may grant on it."""
+
+    EXCLUDE_MANAGE = "EXCLUDE_MANAGE"  # only actions they hold there, never MANAGE (default)
+    ANY_ACTION_EXCLUDING_MANAGE = "ANY_ACTION_EXCLUDING_MANAGE"
+    ANY_ACTION_INCLUDING_MANAGE = "ANY_ACTION_INCLUDING_MANAGE"  # legacy, less secure
+
+
+class PrincipalType(StrEnum):
+    """Who a permission target grants to (R24)."""
+
+    USER = "USER"
+    GROUP = "GROUP"
+    ANONYMOUS = "ANONYMOUS"

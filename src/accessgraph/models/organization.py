@@ -4,7 +4,8 @@ from datetime import datetime
 
 from sqlmodel import Field, SQLModel
 
-from accessgraph.models.base import UTCDateTime
+from accessgraph.models.base import UTCDateTime, enum_column
+from accessgraph.models.enums import ManagePolicy
 
 
 class Organization(SQLModel, table=True):
@@ -13,3 +14,11 @@ class Organization(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200, unique=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # R25: what MANAGE holders of a permission target may grant; only admins change it.
+    manage_policy: ManagePolicy = Field(
+        default=ManagePolicy.EXCLUDE_MANAGE, sa_type=enum_column(ManagePolicy)
+    )
+    # Bumped in the transaction of every change to groups, memberships or permission
+    # targets: each access check compares it with its cached index (one indexed read), so a
+    # change is seen by the very next check on every instance.
+    access_version: int = 0

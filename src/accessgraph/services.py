@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from accessgraph.auth.policy import Policy, default_policy
 from accessgraph.auth.tokens import TokenSigner
 from accessgraph.clock import Clock, SystemClock
 from accessgraph.db import Database
 from accessgraph.mail import Mailer, mailer_for
+from accessgraph.resolvers.access_index import AccessIndexes
 from accessgraph.settings import Settings
 
 
@@ -20,6 +21,8 @@ class Services:
     signer: TokenSigner
     mailer: Mailer
     policy: Policy
+    # Per-process cache of each organization's compiled permission targets (never stale).
+    access_indexes: AccessIndexes = field(default_factory=AccessIndexes)
 
     @classmethod
     def build(

@@ -23,9 +23,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from accessgraph.auth.access import AccessIndex, ArtifactAction
 from accessgraph.auth.principal import Principal
 from accessgraph.errors import forbidden, unauthenticated
-from accessgraph.models.enums import SubscriptionRole, TeamRole
+from accessgraph.models.enums import (
+    Environment,
+    ResourceType,
+    SubscriptionRole,
+    TeamRole,
+)
 
 
 class TeamPermission(StrEnum):
@@ -103,9 +109,11 @@ SUBSCRIPTION_ROLE_PERMISSIONS: Mapping[SubscriptionRole, frozenset[SubscriptionP
     | {S.VIEW_NETWORK, S.MANAGE_NETWORK, S.VIEW_SUBSCRIPTION_TOKENS},
 }
 
-Permission = TeamPermission | SubscriptionPermission
-# Both are StrEnums and a held-permission map mixes them: their values must never collide.
-assert not {p.value for p in TeamPermission} & {p.value for p in SubscriptionPermission}
+Permission = TeamPermission | SubscriptionPermission | ArtifactAction
+# All are StrEnums and a held-permission map mixes them: their values must never collide.
+assert len(
+    {p.value for kind in (TeamPermission, SubscriptionPermission, ArtifactAction) for p in kind}
+) == (len(TeamPermission) + len(SubscriptionPermission) + len(ArtifactAction))
 
 
 class Action(StrEnum):
@@ -136,6 +144,13 @@ class Action(StrEnum):
     UPDATE_NETWORK = "UPDATE_NETWORK"
     VIEW_SUBSCRIPTION_TOKENS = "VIEW_SUBSCRIPTION_TOKENS"
     MANAGE_SUBSCRIPTION_TOKENS = "MANAGE_SUBSCRIPTION_TOKENS"
+    # Groups, resources and permission targets (R23-R26).
+    VIEW_GROUPS = "VIEW_GROUPS"
+    MANAGE_ACCESS = "MANAGE_ACCESS"  # groups, resources, targets' resources and lifecycle
+    VIEW_PERMISSION_TARGETS = "VIEW_PERMISSION_TARGETS"
+    EDIT_TARGET_GRANTS = "EDIT_TARGET_GRANTS"  # decided on a TargetResource (R25)
+    CHECK_ACCESS = "CHECK_ACCESS"  # about yourself
+    CHECK_ACCESS_OF_OTHERS = "CHECK_ACCESS_OF_OTHERS"  # about any user, group, token, anonymous
 
 
 class Scope(StrEnum):
@@ -196,6 +211,16 @@ RULES: Mapping[Action, Rule] = {
     Action.VIEW_NETWORK: Rule(any_of=(S.VIEW_NETWORK,), subscription=True),
     Action.UPDATE_NETWORK: Rule(any_of=(S.MANAGE_NETWORK,), writes=True, subscription=True),
     Action.VIEW_SUBSCRIPTION_TOKENS: Rule(any_of=(S.VIEW_SUBSCRIPTION_TOKENS,), subscription=True),
+    # R23: groups are visible like the user list, managed by admins; targets are seen and
+    # edited by admins, and a target's grants also by whoever holds MANAGE on it (R25).
+    Action.VIEW_GROUPS: Rule(any_of=(P.VIEW_USERS,)),
+    Action.MANAGE_ACCESS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,), writes=True),
+    Action.VIEW_PERMISSION_TARGETS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS, ArtifactAction.MANAGE)),
+    Action.EDIT_TARGET_GRANTS: Rule(
+        any_of=(P.MANAGE_TEAM_SETTINGS, ArtifactAction.MANAGE), writes=True
+    ),
+    Action.CHECK_ACCESS: Rule(any_member=True),
+    Action.CHECK_ACCESS_OF_OTHERS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,)),
     Action.MANAGE_SUBSCRIPTION_TOKENS: Rule(
         any_of=(S.MANAGE_SUBSCRIPTION_TOKENS,), writes=True, subscription=True
     ),
@@ -214,6 +239,7 @@ class Grant:
     source: str
     name: str
     permission: str
+    via: str = ""  # the principal it applies through: "user", "group <name>", "anonymous"
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +260,27 @@ class SubscriptionResource:
     org_id: int
     subscription_id: int
     viewer_role: SubscriptionRole | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactResource:
+    """A resource asked about by `checkAccess`, with the organization's compiled index."""
+
+    org_id: int
+    type: ResourceType
+    name: str
+    index: AccessIndex
+    environment: Environment | None = None
+    project_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TargetResource:
+    """A permission target, for editing its grants (R25)."""
+
+    org_id: int
+    target_id: int
+    index: AccessIndex
 
 
 class GrantSource(Protocol):
@@ -296,6 +343,59 @@ class SubscriptionRoleGrants:
         )
 
 
+class AdministratorGrants:
+    """Team ADMINs administer the platform: every action on every resource."""
+
+    per_resource = False
+
+    def grants(
+        self, principal: Principal, resource: Resource | None
+    ) -> Iterable[tuple[Permission, Grant]]:
+        if principal.role != TeamRole.ADMIN:
+            return ()
+        return (
+            (action, Grant("TEAM_ROLE", TeamRole.ADMIN.value, action.value, "user"))
+            for action in ArtifactAction
+        )
+
+    def holders(self, permission: Permission) -> Iterable[str]:
+        return ["TeamRole.ADMIN"] if isinstance(permission, ArtifactAction) else []
+
+
+class PermissionTargetGrants:
+    """R24-R26: the grants of the permission targets covering the resource asked about, to the
+    user directly, through their groups, or to the anonymous user."""
+
+    per_resource = True
+
+    def grants(
+        self, principal: Principal, resource: Resource | None
+    ) -> Iterable[tuple[Permission, Grant]]:
+        if isinstance(resource, ArtifactResource):
+            index = resource.index
+            keys = index.keys_for(principal.user_id, principal.group_id)
+            for applied in index.applied(keys, resource.type, resource.name):
+                via = index.describe(applied.via)
+                for action in ArtifactAction:
+                    if applied.actions & action.bit:
+                        grant = Grant("PERMISSION_TARGET", applied.target.name, action.value, via)
+                        yield action, grant
+        elif isinstance(resource, TargetResource):
+            index = resource.index
+            keys = index.keys_for(principal.user_id, principal.group_id)
+            if index.held_on_target(keys, resource.target_id) & ArtifactAction.MANAGE.bit:
+                target = index.targets[resource.target_id]
+                yield (
+                    ArtifactAction.MANAGE,
+                    Grant("PERMISSION_TARGET", target.name, ArtifactAction.MANAGE.value),
+                )
+
+    def holders(self, permission: Permission) -> Iterable[str]:
+        if permission == ArtifactAction.MANAGE:
+            return ["PermissionTarget.MANAGE"]
+        return []
+
+
 # The memo of principal-level grants is keyed by the frozen principal snapshot, so it stays
 # exact as long as those sources read nothing beyond it.
 _HELD_CACHE_SIZE = 4096
@@ -314,14 +414,20 @@ class Policy:
         self._held_cache: dict[Principal, Mapping[Permission, list[Grant]]] = {}
 
     def decide(
-        self, principal: Principal, action: Action, resource: Resource | None = None
+        self,
+        principal: Principal,
+        action: Action | ArtifactAction,
+        resource: Resource | None = None,
     ) -> Decision:
-        rule = RULES[action]
+        rule = RULES[action] if isinstance(action, Action) else _ARTIFACT_RULES[action]
         if rule.writes and principal.is_read_only:
             return _deny("A read-only token cannot change anything.")
         if rule.public:
             return Decision(True, Scope.ALL, "Public operation.")
-        if not principal.is_authenticated:
+        # An action on a resource is decided for whoever `checkAccess` asks about, including a
+        # group or the anonymous user of an organization; every other action needs a caller.
+        subject = isinstance(resource, ArtifactResource) and principal.org_id is not None
+        if not principal.is_authenticated and not subject:
             return Decision(False, Scope.NONE, "Authentication required.", unauthenticated=True)
         if resource is not None and resource.org_id != principal.org_id:
             return _deny("Not found in your organization.")
@@ -406,6 +512,13 @@ class Policy:
         return TEAM_ROLE_PERMISSIONS[role]
 
 
+# R14: a READ_ONLY token reads; every other action on a resource writes.
+_ARTIFACT_RULES: Mapping[ArtifactAction, Rule] = {
+    action: Rule(any_of=(action,), writes=action != ArtifactAction.READ)
+    for action in ArtifactAction
+}
+
+
 def _grants_for(
     held: Mapping[Permission, list[Grant]], wanted: Iterable[Permission]
 ) -> tuple[Grant, ...]:
@@ -417,7 +530,14 @@ def _deny(reason: str) -> Decision:
 
 
 def default_policy() -> Policy:
-    return Policy([TeamRoleGrants(), SubscriptionRoleGrants()])
+    return Policy(
+        [
+            TeamRoleGrants(),
+            AdministratorGrants(),
+            SubscriptionRoleGrants(),
+            PermissionTargetGrants(),
+        ]
+    )
 
 
 def require(

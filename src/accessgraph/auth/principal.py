@@ -30,6 +30,8 @@ class Principal(BaseUser):
     session_id: str | None = None
     # A subscription's API token: the principal reaches that subscription and nothing else.
     token_subscription_id: int | None = None
+    # `checkAccess` about a group: the subject is the group itself (no user).
+    group_id: int | None = None
     # The row authentication read, so this request's loaders need not read it again. Not part
     # of the snapshot's identity (equality, hash): decisions use the fields above.
     user_row: User | None = field(default=None, compare=False, repr=False)

@@ -1,0 +1,234 @@
+"""Resource actions, the pattern language, and the compiled access index of an organization.
+
+Actions (R24) are bits, so "does this grant hold WRITE" is integer arithmetic. A permission
+target's resources of one type are those it names or an include pattern matches, unless an
+exclude pattern matches. Patterns are Ant-style, as artifact registries use:
+
+- `*` matches any run of characters except `/`;
+- `**` matches any run of characters, `/` included (`**/` also matches nothing, so
+  `**/*-release` matches `app-release` and `team/app-release`);
+- `?` matches one character except `/`;
+- everything else matches itself, case-sensitively.
+
+An `AccessIndex` is one organization's targets, grants and group memberships, compiled for
+lookups: grants are indexed by principal, so a check visits only the targets that grant
+something to the user, their groups or the anonymous user. It is rebuilt when the
+organization's `access_version` moves (see resolvers/access_index.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import lru_cache
+
+from accessgraph.models.enums import ManagePolicy, PrincipalType, ResourceType
+
+
+class ArtifactAction(StrEnum):
+    READ = "READ"
+    ANNOTATE = "ANNOTATE"
+    WRITE = "WRITE"  # deploy / cache
+    DELETE = "DELETE"  # delete / overwrite
+    MANAGE = "MANAGE"
+    DISTRIBUTE = "DISTRIBUTE"  # release bundles and destinations only
+
+    @property
+    def bit(self) -> int:
+        return _BITS[self]
+
+
+_BITS = {action: 1 << index for index, action in enumerate(ArtifactAction)}
+ALL_ACTIONS = sum(_BITS.values())
+_COMMON = (
+    ArtifactAction.READ,
+    ArtifactAction.ANNOTATE,
+    ArtifactAction.WRITE,
+    ArtifactAction.DELETE,
+    ArtifactAction.MANAGE,
+)
+# R24: which actions exist for each resource type a permission target covers.
+ACTIONS_BY_TYPE: Mapping[ResourceType, tuple[ArtifactAction, ...]] = {
+    ResourceType.REPOSITORY: _COMMON,
+    ResourceType.BUILD: _COMMON,
+    ResourceType.RELEASE_BUNDLE: (*_COMMON, ArtifactAction.DISTRIBUTE),
+    ResourceType.DESTINATION: (
+        ArtifactAction.READ,
+        ArtifactAction.DISTRIBUTE,
+        ArtifactAction.MANAGE,
+    ),
+}
+TARGET_TYPES = tuple(ACTIONS_BY_TYPE)
+
+
+def mask(actions: Iterable[ArtifactAction]) -> int:
+    return sum({action.bit for action in actions})
+
+
+def actions_of(bits: int) -> list[ArtifactAction]:
+    return [action for action in ArtifactAction if bits & action.bit]
+
+
+# --- patterns ---------------------------------------------------------------------------------
+
+PATTERN_MAX = 200
+_PATTERN_CHARS = re.compile(r"^[A-Za-z0-9._\-/*?+@:~]+$")
+
+
+def pattern_problem(pattern: str) -> str | None:
+    """Why `pattern` is not a valid pattern, or None."""
+    if not pattern or pattern != pattern.strip():
+        return "A pattern cannot be empty or have surrounding spaces."
+    if len(pattern) > PATTERN_MAX:
+        return f"A pattern has at most {PATTERN_MAX} characters."
+    if not _PATTERN_CHARS.match(pattern):
+        return "A pattern has letters, digits, . _ - / + @ : ~ and the wildcards * ** ?."
+    if "***" in pattern:
+        return "Use * or **, not ***."
+    return None
+
+
+@lru_cache(maxsize=65536)
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    out: list[str] = []
+    index = 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            out.append("(?:.*/)?")
+            index += 3
+        elif pattern.startswith("**", index):
+            out.append(".*")
+            index += 2
+        elif pattern[index] == "*":
+            out.append("[^/]*")
+            index += 1
+        elif pattern[index] == "?":
+            out.append("[^/]")
+            index += 1
+        else:
+            out.append(re.escape(pattern[index]))
+            index += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def matches(pattern: str, name: str) -> bool:
+    return compile_pattern(pattern).match(name) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceMatcher:
+    """One target's resources of one type: (names or includes) and not excludes."""
+
+    names: frozenset[str]
+    includes: tuple[re.Pattern[str], ...]
+    excludes: tuple[re.Pattern[str], ...]
+
+    @classmethod
+    def of(
+        cls, names: Sequence[str], includes: Sequence[str], excludes: Sequence[str]
+    ) -> ResourceMatcher:
+        return cls(
+            frozenset(names),
+            tuple(compile_pattern(p) for p in includes),
+            tuple(compile_pattern(p) for p in excludes),
+        )
+
+    def covers(self, name: str) -> bool:
+        if name not in self.names and not any(p.match(name) for p in self.includes):
+            return False
+        return not any(p.match(name) for p in self.excludes)
+
+
+# --- the compiled index -------------------------------------------------------------------------
+
+PrincipalKey = tuple[PrincipalType, int]
+ANONYMOUS_KEY: PrincipalKey = (PrincipalType.ANONYMOUS, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledTarget:
+    id: int
+    name: str
+    resources: Mapping[ResourceType, ResourceMatcher]
+    grants: Mapping[PrincipalKey, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """A target grant that applies: which target, through which principal, which actions."""
+
+    target: CompiledTarget
+    via: PrincipalKey
+    actions: int
+
+
+@dataclass
+class AccessIndex:
+    org_id: int
+    version: int
+    manage_policy: ManagePolicy
+    targets: dict[int, CompiledTarget]
+    groups_of_user: Mapping[int, frozenset[int]]
+    group_names: Mapping[int, str]
+    # principal -> [(target, actions)], so a check visits only targets granting it something
+    by_principal: dict[PrincipalKey, list[tuple[CompiledTarget, int]]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.by_principal = {}
+        for target in self.targets.values():
+            for key, bits in target.grants.items():
+                self.by_principal.setdefault(key, []).append((target, bits))
+
+    def keys_for(self, user_id: int | None, group_id: int | None) -> list[PrincipalKey]:
+        """Whose grants apply: the user directly, each of their groups, and the anonymous
+        user (whose grants, READ at most, apply to everyone, R26)."""
+        keys: list[PrincipalKey] = []
+        if group_id is not None:
+            keys.append((PrincipalType.GROUP, group_id))
+        elif user_id is not None:
+            keys.append((PrincipalType.USER, user_id))
+            keys.extend(
+                (PrincipalType.GROUP, g) for g in sorted(self.groups_of_user.get(user_id, ()))
+            )
+        keys.append(ANONYMOUS_KEY)
+        return keys
+
+    def applied(
+        self, keys: Iterable[PrincipalKey], resource_type: ResourceType, name: str
+    ) -> Iterator[Applied]:
+        """Every grant to one of `keys` whose target covers the resource."""
+        for key in keys:
+            for target, bits in self.by_principal.get(key, ()):
+                matcher = target.resources.get(resource_type)
+                if matcher is not None and matcher.covers(name):
+                    yield Applied(target, key, bits)
+
+    def held_on_target(self, keys: Iterable[PrincipalKey], target_id: int) -> int:
+        """The actions `keys` hold on one target, as a mask."""
+        target = self.targets.get(target_id)
+        if target is None:
+            return 0
+        held = 0
+        for key in keys:
+            held |= target.grants.get(key, 0)
+        return held
+
+    def managed_by(self, keys: Iterable[PrincipalKey]) -> list[int]:
+        """The targets on which `keys` hold MANAGE."""
+        manage = ArtifactAction.MANAGE.bit
+        return sorted(
+            {
+                target.id
+                for key in keys
+                for target, bits in self.by_principal.get(key, ())
+                if bits & manage
+            }
+        )
+
+    def describe(self, key: PrincipalKey) -> str:
+        kind, pk = key
+        if kind == PrincipalType.GROUP:
+            return f"group {self.group_names.get(pk, pk)}"
+        return "anonymous" if kind == PrincipalType.ANONYMOUS else "user"

@@ -1,0 +1,135 @@
+"""One organization's access index, cached per process and never stale.
+
+Every change to groups, group members, permission targets or the manage policy bumps the
+organization's `access_version` in its own transaction (`bump`). A check reads that version
+(one indexed statement); if this process's cached index is older, it is rebuilt (a few
+statements, whatever the number of targets) and swapped in. So a revocation is seen by the
+very next check on every instance, while a check against an unchanged organization costs one
+small read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from accessgraph.auth.access import AccessIndex, CompiledTarget, PrincipalKey, ResourceMatcher
+from accessgraph.db import Database
+from accessgraph.models import (
+    Group,
+    GroupMember,
+    Organization,
+    PermissionTarget,
+    ResourceType,
+    TargetGrant,
+    TargetResourceSet,
+    User,
+)
+
+
+async def bump(session: AsyncSession, org_id: int) -> None:
+    """Within a write: every instance rebuilds this organization's index on its next check."""
+    await session.execute(
+        update(Organization)
+        .where(col(Organization.id) == org_id)
+        .values(access_version=col(Organization.access_version) + 1)
+    )
+
+
+class AccessIndexes:
+    def __init__(self) -> None:
+        self._cache: dict[int, AccessIndex] = {}
+        self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def current(self, db: Database, org_id: int) -> AccessIndex:
+        async with db.session() as session:
+            version = await session.scalar(
+                select(col(Organization.access_version)).where(col(Organization.id) == org_id)
+            )
+        cached = self._cache.get(org_id)
+        if cached is not None and cached.version == version:
+            return cached
+        async with self._locks[org_id]:  # one rebuild per organization at a time
+            cached = self._cache.get(org_id)
+            if cached is not None and version is not None and cached.version >= version:
+                return cached
+            index = await build(db, org_id)
+            self._cache[org_id] = index
+            return index
+
+
+async def build(db: Database, org_id: int) -> AccessIndex:
+    async with db.session() as session:
+        org = await session.get(Organization, org_id)
+        assert org is not None
+        targets = (
+            (
+                await session.execute(
+                    select(PermissionTarget).where(col(PermissionTarget.org_id) == org_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        target_ids = [t.id for t in targets]
+        sets = (
+            (
+                await session.execute(
+                    select(TargetResourceSet).where(
+                        col(TargetResourceSet.target_id).in_(target_ids)
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        grants = (
+            (
+                await session.execute(
+                    select(TargetGrant).where(col(TargetGrant.target_id).in_(target_ids))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        memberships = (
+            await session.execute(
+                select(col(GroupMember.user_id), col(GroupMember.group_id))
+                .join(Group, col(Group.id) == col(GroupMember.group_id))
+                .join(User, col(User.id) == col(GroupMember.user_id))
+                .where(col(Group.org_id) == org_id, col(User.deleted_at).is_(None))
+            )
+        ).all()
+        groups = (
+            await session.execute(
+                select(col(Group.id), col(Group.name)).where(col(Group.org_id) == org_id)
+            )
+        ).all()
+    resources: defaultdict[int, dict[ResourceType, ResourceMatcher]] = defaultdict(dict)
+    for row in sets:
+        resources[row.target_id][row.type] = ResourceMatcher.of(
+            row.names, row.include_patterns, row.exclude_patterns
+        )
+    target_grants: defaultdict[int, dict[PrincipalKey, int]] = defaultdict(dict)
+    for grant in grants:
+        target_grants[grant.target_id][grant.principal_type, grant.principal_id] = grant.actions
+    groups_of_user: defaultdict[int, set[int]] = defaultdict(set)
+    for user_id, group_id in memberships:
+        groups_of_user[user_id].add(group_id)
+    compiled = {
+        t.id: CompiledTarget(t.id, t.name, resources[t.id], target_grants[t.id])
+        for t in targets
+        if t.id is not None
+    }
+    return AccessIndex(
+        org_id=org_id,
+        version=org.access_version,
+        manage_policy=org.manage_policy,
+        targets=compiled,
+        groups_of_user={u: frozenset(g) for u, g in groups_of_user.items()},
+        group_names={pk: name for pk, name in groups if pk is not None},
+    )

@@ -232,3 +232,61 @@ class AccessIndex:
         if kind == PrincipalType.GROUP:
             return f"group {self.group_names.get(pk, pk)}"
         return "anonymous" if kind == PrincipalType.ANONYMOUS else "user"
+
+
+# --- R25: what a MANAGE holder may grant ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRefusal:
+    code: str
+    message: str
+
+
+def grant_change_refusal(
+    policy: ManagePolicy,
+    *,
+    grantor_is_admin: bool,
+    grantor_holds: int,
+    principal_type: PrincipalType,
+    before: int,
+    after: int,
+) -> GrantRefusal | None:
+    """Why the grantor may not change one principal's actions on a target from `before` to
+    `after` (bit masks), or None.
+
+    - The anonymous user gets READ at most, from admins only (R26).
+    - Admins change anything else (R25).
+    - A MANAGE holder never adds or removes MANAGE, except under ANY_ACTION_INCLUDING_MANAGE;
+      under EXCLUDE_MANAGE (the default) they add only actions they hold on the target
+      themselves; under ANY_ACTION_... they add any other action. Removing a non-MANAGE
+      action is always theirs to do.
+    """
+    if principal_type == PrincipalType.ANONYMOUS:
+        if after & ~ArtifactAction.READ.bit:
+            return GrantRefusal(
+                "ANONYMOUS_READ_ONLY", "The anonymous user can be granted READ and nothing more."
+            )
+        if not grantor_is_admin and before != after:
+            return GrantRefusal(
+                "ANONYMOUS_ADMIN_ONLY", "Only admins grant access to the anonymous user."
+            )
+    if grantor_is_admin:
+        return None
+    manage = ArtifactAction.MANAGE.bit
+    added = after & ~before
+    if (added | (before & ~after)) & manage and policy != ManagePolicy.ANY_ACTION_INCLUDING_MANAGE:
+        return GrantRefusal(
+            "MANAGE_POLICY_FORBIDS",
+            f"The organization's manage policy ({policy.value}) does not let you grant or "
+            "remove MANAGE.",
+        )
+    beyond = added & ~grantor_holds & ~manage
+    if policy == ManagePolicy.EXCLUDE_MANAGE and beyond:
+        names = ", ".join(a.value for a in actions_of(beyond))
+        return GrantRefusal(
+            "MANAGE_POLICY_FORBIDS",
+            f"Under EXCLUDE_MANAGE you grant only actions you hold on this target; you do not "
+            f"hold {names}.",
+        )
+    return None

@@ -12,7 +12,15 @@ from sqlmodel import col
 
 from accessgraph.auth.principal import Principal
 from accessgraph.db import Database
-from accessgraph.models import AccessToken, AuditEvent, Subscription, User
+from accessgraph.models import (
+    AccessToken,
+    AuditEvent,
+    Group,
+    PermissionTarget,
+    Resource,
+    Subscription,
+    User,
+)
 from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page
 
 
@@ -45,7 +53,7 @@ def record(
     *,
     org_id: int,
     now: datetime,
-    target: User | AccessToken | Subscription | None = None,
+    target: User | AccessToken | Subscription | Group | PermissionTarget | Resource | None = None,
     target_label: str = "",
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
@@ -53,7 +61,7 @@ def record(
     target_type = type(target).__name__ if target is not None else "Organization"
     if isinstance(target, User):
         target_label = target_label or target.email
-    elif isinstance(target, AccessToken | Subscription):
+    elif target is not None:
         target_label = target_label or target.name
     session.add(
         AuditEvent(

@@ -12,8 +12,9 @@ from accessgraph.auth.passwords import hash_password
 from accessgraph.auth.policy import Action, require
 from accessgraph.auth.principal import Principal
 from accessgraph.errors import Rejected, not_found
-from accessgraph.models import Organization, TeamRole, User, UserStatus
+from accessgraph.models import ManagePolicy, Organization, TeamRole, User, UserStatus
 from accessgraph.resolvers import audit
+from accessgraph.resolvers.access_index import bump
 from accessgraph.resolvers.actors import require_now
 from accessgraph.resolvers.validation import check_password, clean_email, clean_name
 from accessgraph.services import Services
@@ -102,9 +103,13 @@ async def get_organization(services: Services, org_id: int) -> Organization | No
 
 
 async def update_settings(
-    services: Services, principal: Principal, name: str | None
+    services: Services,
+    principal: Principal,
+    name: str | None,
+    manage_policy: ManagePolicy | None = None,
 ) -> Organization:
-    """Team settings (R3: admins only). Today: the organization's name."""
+    """Team settings (R3: admins only): the organization's name, and the manage policy of
+    permission targets (R25: only admins change it)."""
     require(services.policy, principal, Action.MANAGE_TEAM_SETTINGS)
     assert principal.org_id is not None
     now = services.clock.now()
@@ -113,7 +118,10 @@ async def update_settings(
         org = await session.get(Organization, principal.org_id)
         if org is None:
             raise not_found("Organization")
-        before = {"name": org.name}
+        before = {"name": org.name, "managePolicy": org.manage_policy.value}
+        if manage_policy is not None and manage_policy != org.manage_policy:
+            org.manage_policy = manage_policy
+            await bump(session, principal.org_id)  # every instance's next access check sees it
         if name is not None:
             cleaned = clean_org_name(name)
             if await _name_taken(session, cleaned, exclude_id=org.id):
@@ -121,7 +129,8 @@ async def update_settings(
                     "ORGANIZATION_EXISTS", f"An organization named {cleaned!r} exists.", ["name"]
                 )
             org.name = cleaned
-        if before != {"name": org.name}:
+        after = {"name": org.name, "managePolicy": org.manage_policy.value}
+        if before != after:
             audit.record(
                 session,
                 principal,
@@ -130,6 +139,6 @@ async def update_settings(
                 now=now,
                 target_label=org.name,
                 before=before,
-                after={"name": org.name},
+                after=after,
             )
     return org

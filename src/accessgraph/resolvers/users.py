@@ -28,6 +28,7 @@ from accessgraph.models import (
 from accessgraph.models.invitation import supersede_open_invitations
 from accessgraph.resolvers import audit
 from accessgraph.resolvers.actors import require_now
+from accessgraph.resolvers.groups import leave_groups
 from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page
 from accessgraph.resolvers.tokens import mark_revoked
 from accessgraph.resolvers.validation import check_password, clean_email, clean_name
@@ -301,6 +302,7 @@ async def delete_user(services: Services, principal: Principal, user_id: int) ->
         before = audit.user_snapshot(user, now)
         user.deleted_at = now
         await _leave_subscriptions(session, principal, user, now)
+        await leave_groups(session, user)
         tokens = (
             (
                 await session.execute(

@@ -10,7 +10,7 @@ from typing import TypeAlias
 
 import strawberry
 
-from accessgraph.auth import policy
+from accessgraph.auth import access, policy
 from accessgraph.models import enums
 
 strawberry.enum(enums.TeamRole, description="R3: ADMIN or DEVELOPER.")
@@ -28,6 +28,15 @@ strawberry.enum(
     "FINANCE_MEMBER, TECHNICAL_MEMBER.",
 )
 strawberry.enum(enums.UsageMetric, description="What a usage notification watches.")
+strawberry.enum(enums.ResourceType)
+strawberry.enum(enums.Environment)
+strawberry.enum(
+    enums.ManagePolicy,
+    description="R25: EXCLUDE_MANAGE (default: MANAGE holders grant only actions they hold, "
+    "never MANAGE), ANY_ACTION_EXCLUDING_MANAGE, ANY_ACTION_INCLUDING_MANAGE (legacy).",
+)
+strawberry.enum(enums.PrincipalType, description="Who a permission target grants to (R24).")
+strawberry.enum(access.ArtifactAction, description="R24: actions on resources.")
 
 TeamRole: TypeAlias = enums.TeamRole
 UserStatus: TypeAlias = enums.UserStatus
@@ -36,3 +45,8 @@ TokenStatus: TypeAlias = enums.TokenStatus
 TeamPermission: TypeAlias = policy.TeamPermission
 SubscriptionRole: TypeAlias = enums.SubscriptionRole
 UsageMetric: TypeAlias = enums.UsageMetric
+ResourceType: TypeAlias = enums.ResourceType
+Environment: TypeAlias = enums.Environment
+ManagePolicy: TypeAlias = enums.ManagePolicy
+PrincipalType: TypeAlias = enums.PrincipalType
+ArtifactAction: TypeAlias = access.ArtifactAction

@@ -13,7 +13,7 @@ from accessgraph.auth.policy import TEAM_PERMISSION_DESCRIPTIONS, TEAM_ROLE_PERM
 from accessgraph.resolvers import organizations, sessions
 from accessgraph.schema.base import Node, UserError, to_global_id
 from accessgraph.schema.context import Context
-from accessgraph.schema.enums import TeamPermission, TeamRole
+from accessgraph.schema.enums import ManagePolicy, TeamPermission, TeamRole
 from accessgraph.schema.helpers import attempt
 from accessgraph.schema.tokens import Token
 from accessgraph.schema.users import User
@@ -25,6 +25,9 @@ Info = strawberry.Info[Context, None]
 class Organization(Node):
     name: str
     created_at: datetime
+    manage_policy: ManagePolicy = strawberry.field(
+        description="R25: what users holding MANAGE on a permission target may grant on it."
+    )
 
     @classmethod
     def of(cls, org: models.Organization) -> Organization:
@@ -33,6 +36,7 @@ class Organization(Node):
             id=strawberry.ID(to_global_id("Organization", org.id)),
             name=org.name,
             created_at=org.created_at,
+            manage_policy=org.manage_policy,
         )
 
     @strawberry.field
@@ -98,6 +102,9 @@ class LogoutPayload:
 @strawberry.input
 class UpdateOrganizationSettingsInput:
     name: str | None = None
+    manage_policy: ManagePolicy | None = strawberry.field(
+        default=None, description="R25; EXCLUDE_MANAGE is the default and the most secure."
+    )
 
 
 @strawberry.type
@@ -176,7 +183,9 @@ class OrganizationMutations:
     ) -> UpdateOrganizationSettingsPayload | None:
         ctx = info.context
         row, errors = await attempt(
-            organizations.update_settings(ctx.services, ctx.principal, input.name)
+            organizations.update_settings(
+                ctx.services, ctx.principal, input.name, input.manage_policy
+            )
         )
         return UpdateOrganizationSettingsPayload(
             organization=Organization.of(row) if row is not None else None, errors=errors

@@ -1,0 +1,130 @@
+"""`checkAccess` (R34): may this principal do this action on this resource, and why?
+
+The subject is the caller, or (for admins) any user, group, token or the anonymous user. The
+answer comes from the one policy engine: the team role (admins administer everything),
+permission targets (directly, through groups, or to the anonymous user), capped by a token's
+permission (R14) and confined by a subscription token. Cost: the caller's authentication, one
+read of the organization's access version, and one read of the subject when it is not the
+caller, whatever the number of targets and groups.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from accessgraph.auth.access import ACTIONS_BY_TYPE, ArtifactAction
+from accessgraph.auth.policy import Action, ArtifactResource, Decision, Scope, require
+from accessgraph.auth.principal import Principal
+from accessgraph.errors import ExposedError
+from accessgraph.models import AccessToken, Environment, Group, ResourceType, TokenStatus, User
+from accessgraph.resolvers.pagination import BAD_USER_INPUT
+from accessgraph.services import Services
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInput:
+    action: str
+    resource_type: ResourceType
+    resource_name: str
+    project_key: str | None = None
+    environment: Environment | None = None
+    user_id: int | None = None
+    group_id: int | None = None
+    token_id: int | None = None
+    anonymous: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    decision: Decision
+    action: ArtifactAction
+    subject: str  # who was asked about, for the answer's `subject`
+
+
+def _bad(message: str) -> ExposedError:
+    return ExposedError(message, BAD_USER_INPUT)
+
+
+def _action(data: CheckInput) -> ArtifactAction:
+    try:
+        action = ArtifactAction(data.action.strip().upper())
+    except ValueError:
+        raise _bad(
+            f"Unknown action {data.action!r}; one of {', '.join(a.value for a in ArtifactAction)}."
+        ) from None
+    supported = ACTIONS_BY_TYPE.get(data.resource_type)
+    if supported is not None and action not in supported:
+        raise _bad(f"{action.value} does not apply to {data.resource_type.value} resources.")
+    return action
+
+
+async def _subject(
+    services: Services, caller: Principal, data: CheckInput
+) -> tuple[Principal, str]:
+    """The principal asked about; asking about anyone but yourself is for admins."""
+    named = [data.user_id is not None, data.group_id is not None, data.token_id is not None]
+    if sum(named) + data.anonymous > 1:
+        raise _bad("Ask about one principal: userId, groupId, tokenId or anonymous.")
+    if not any(named) and not data.anonymous:
+        require(services.policy, caller, Action.CHECK_ACCESS)
+        return caller, caller.label
+    require(services.policy, caller, Action.CHECK_ACCESS_OF_OTHERS)
+    org_id = caller.org_id
+    if data.anonymous:
+        return Principal(org_id=org_id), "anonymous"
+    async with services.db.session() as session:
+        if data.group_id is not None:
+            group = await session.get(Group, data.group_id)
+            if group is None or group.org_id != org_id:
+                raise ExposedError("Group not found.", "NOT_FOUND")
+            return Principal(org_id=org_id, group_id=group.id), f"group {group.name}"
+        if data.user_id is not None:
+            user = await session.get(User, data.user_id)
+            if user is None or user.org_id != org_id or user.deleted_at is not None:
+                raise ExposedError("User not found.", "NOT_FOUND")
+            return _user_principal(user), user.email
+        row = (
+            await session.execute(
+                select(AccessToken, User)
+                .join(User, col(User.id) == col(AccessToken.owner_id))
+                .where(col(AccessToken.id) == data.token_id)
+            )
+        ).first()
+    if row is None or row[0].org_id != org_id:
+        raise ExposedError("Token not found.", "NOT_FOUND")
+    token, owner = row
+    status = token.status_at(services.clock.now())
+    if status != TokenStatus.ACTIVE or owner.deleted_at is not None:
+        # A revoked or expired token (or one whose owner is gone) can do nothing (R15).
+        return Principal(), f"token {token.username} ({status.value.lower()})"
+    principal = replace(
+        _user_principal(owner),
+        token_id=token.id,
+        token_permission=token.permission,
+        token_subscription_id=token.subscription_id,
+    )
+    return principal, f"token {token.username}"
+
+
+def _user_principal(user: User) -> Principal:
+    return Principal(org_id=user.org_id, user_id=user.id, role=user.role, email=user.email)
+
+
+async def check_access(services: Services, caller: Principal, data: CheckInput) -> CheckResult:
+    action = _action(data)
+    name = data.resource_name.strip()
+    if not name:
+        raise _bad("Name the resource.")
+    subject, label = await _subject(services, caller, data)
+    if subject.org_id is None:  # a dead token: nothing to evaluate
+        return CheckResult(
+            Decision(False, Scope.NONE, "The token is revoked or expired."), action, label
+        )
+    index = await services.access_indexes.current(services.db, subject.org_id)
+    resource = ArtifactResource(
+        subject.org_id, data.resource_type, name, index, data.environment, data.project_key
+    )
+    return CheckResult(services.policy.decide(subject, action, resource), action, label)

@@ -147,10 +147,14 @@ class Action(StrEnum):
     # Groups, resources and permission targets (R23-R26).
     VIEW_GROUPS = "VIEW_GROUPS"
     MANAGE_ACCESS = "MANAGE_ACCESS"  # groups, resources, targets' resources and lifecycle
+    LIST_PERMISSION_TARGETS = "LIST_PERMISSION_TARGETS"  # filtered to what the caller sees
     VIEW_PERMISSION_TARGETS = "VIEW_PERMISSION_TARGETS"
     EDIT_TARGET_GRANTS = "EDIT_TARGET_GRANTS"  # decided on a TargetResource (R25)
     CHECK_ACCESS = "CHECK_ACCESS"  # about yourself
     CHECK_ACCESS_OF_OTHERS = "CHECK_ACCESS_OF_OTHERS"  # about any user, group, token, anonymous
+
+
+DENIED = "You do not have permission to do this."
 
 
 class Scope(StrEnum):
@@ -215,6 +219,7 @@ RULES: Mapping[Action, Rule] = {
     # edited by admins, and a target's grants also by whoever holds MANAGE on it (R25).
     Action.VIEW_GROUPS: Rule(any_of=(P.VIEW_USERS,)),
     Action.MANAGE_ACCESS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,), writes=True),
+    Action.LIST_PERMISSION_TARGETS: Rule(any_member=True),
     Action.VIEW_PERMISSION_TARGETS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS, ArtifactAction.MANAGE)),
     Action.EDIT_TARGET_GRANTS: Rule(
         any_of=(P.MANAGE_TEAM_SETTINGS, ArtifactAction.MANAGE), writes=True
@@ -457,7 +462,7 @@ class Policy:
         own = _grants_for(held, rule.own)
         if own and (resource is None or _owner_id(resource) == principal.user_id):
             return Decision(True, Scope.OWN, "Allowed on your own resources.", own)
-        return _deny("You do not have permission to do this.")
+        return _deny(DENIED)
 
     def _held(self, principal: Principal) -> Mapping[Permission, list[Grant]]:
         """Every permission the principal holds, with its grants; memoized per principal (a

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from accessgraph.auth.access import ACTIONS_BY_TYPE, ArtifactAction
-from accessgraph.auth.policy import Action, ArtifactResource, Decision, Scope, require
+from accessgraph.auth.policy import DENIED, Action, ArtifactResource, Decision, Scope, require
 from accessgraph.auth.principal import Principal
 from accessgraph.errors import ExposedError
 from accessgraph.models import AccessToken, Environment, Group, ResourceType, TokenStatus, User
@@ -127,4 +127,18 @@ async def check_access(services: Services, caller: Principal, data: CheckInput) 
     resource = ArtifactResource(
         subject.org_id, data.resource_type, name, index, data.environment, data.project_key
     )
-    return CheckResult(services.policy.decide(subject, action, resource), action, label)
+    decision = services.policy.decide(subject, action, resource)
+    if not decision.allowed and not decision.unauthenticated:
+        decision = replace(decision, reason=_why_not(decision, action, data, label))
+    return CheckResult(decision, action, label)
+
+
+def _why_not(decision: Decision, action: ArtifactAction, data: CheckInput, label: str) -> str:
+    """A denial a person can act on ("why can't I deploy here?", R34)."""
+    if decision.reason != DENIED:
+        return decision.reason  # a cap: read-only token, scoped token, other organization
+    return (
+        f"No grant allows {action.value} on {data.resource_type.value} "
+        f"{data.resource_name.strip()!r} for {label}: no permission target covering it grants "
+        "it to them, their groups or the anonymous user."
+    )

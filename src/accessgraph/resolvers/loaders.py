@@ -14,7 +14,7 @@ from sqlmodel import col
 from strawberry.dataloader import DataLoader
 
 from accessgraph.auth.principal import Principal
-from accessgraph.models import AccessToken, SubscriptionMember, User
+from accessgraph.models import AccessToken, Group, SubscriptionMember, User
 from accessgraph.resolvers.subscriptions import (
     SubscriptionView,
     first_members,
@@ -40,6 +40,7 @@ class Loaders:
     # and their counts: a list of subscriptions with members costs the same as one.
     first_members: DataLoader[tuple[int, int], list[SubscriptionMember]] = field(init=False)
     member_count: DataLoader[int, int] = field(init=False)
+    group_by_id: DataLoader[int, Group | None] = field(init=False)
 
     def __post_init__(self) -> None:
         self.user_by_id = DataLoader(load_fn=self._load_users)
@@ -47,6 +48,19 @@ class Loaders:
         self.subscription_by_id = DataLoader(load_fn=self._load_subscriptions)
         self.first_members = DataLoader(load_fn=self._load_first_members)
         self.member_count = DataLoader(load_fn=self._load_member_counts)
+        self.group_by_id = DataLoader(load_fn=self._load_groups)
+
+    async def _load_groups(self, ids: Sequence[int]) -> list[Group | None]:
+        async with self.services.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(Group).where(
+                        col(Group.id).in_(ids), col(Group.org_id) == self.principal.org_id
+                    )
+                )
+            ).scalars()
+            found = {row.id: row for row in rows}
+        return [found.get(i) for i in ids]
 
     async def _load_first_members(
         self, keys: Sequence[tuple[int, int]]

@@ -280,8 +280,7 @@ async def visible_target_ids(services: Services, principal: Principal) -> list[i
 async def list_targets(
     services: Services, principal: Principal, search: str | None, args: PageArgs
 ) -> Page[PermissionTarget]:
-    if not principal.is_authenticated:
-        require(services.policy, principal, Action.VIEW_PERMISSION_TARGETS)
+    require(services.policy, principal, Action.LIST_PERMISSION_TARGETS)
     where = col(PermissionTarget.org_id) == principal.org_id
     visible = await visible_target_ids(services, principal)
     if visible is not None:

@@ -19,6 +19,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from accessgraph.schema.access import AccessMutations, AccessQueries
 from accessgraph.schema.audit import AuditQueries
 from accessgraph.schema.base import Node
 from accessgraph.schema.context import Context
@@ -41,14 +42,23 @@ MAX_TOKENS = 4000
 
 
 @strawberry.type
-class Query(OrganizationQueries, UserQueries, TokenQueries, SubscriptionQueries, AuditQueries):
+class Query(
+    OrganizationQueries,
+    UserQueries,
+    TokenQueries,
+    SubscriptionQueries,
+    AccessQueries,
+    AuditQueries,
+):
     @strawberry.field(description="Any object by its global ID, if you may see it.")
     async def node(self, info: strawberry.Info[Context, None], id: strawberry.ID) -> Node | None:
         return await resolve_node(info, id)
 
 
 @strawberry.type
-class Mutation(OrganizationMutations, UserMutations, TokenMutations, SubscriptionMutations):
+class Mutation(
+    OrganizationMutations, UserMutations, TokenMutations, SubscriptionMutations, AccessMutations
+):
     pass
 
 

@@ -9,6 +9,8 @@ from sqlmodel import SQLModel
 
 from accessgraph import models
 from accessgraph.auth.policy import Action
+from accessgraph.resolvers.targets import visible_target_ids
+from accessgraph.schema.access import Group, RegisteredResource, build_targets
 from accessgraph.schema.audit import AuditEvent
 from accessgraph.schema.base import Node, parse_global_id
 from accessgraph.schema.context import Context
@@ -36,7 +38,9 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
     if type_name == "Organization":
         return (
             Organization.of(org)
-            if pk == ctx.principal.org_id and (org := await _get(ctx, models.Organization, pk))
+            if pk == ctx.principal.org_id
+            and ctx.can(Action.VIEW_ORGANIZATION)
+            and (org := await _get(ctx, models.Organization, pk))
             else None
         )
     if type_name == SUBSCRIPTION:
@@ -52,6 +56,23 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
         if view is None or not ctx.can(Action.VIEW_SUBSCRIPTION_TOKENS, view.resource):
             return None
         return Token.of(token, ctx, view.resource)
+    if type_name == "Group":
+        group = await ctx.loaders.group_by_id.load(pk)
+        return Group.of(group) if group is not None and ctx.can(Action.VIEW_GROUPS) else None
+    if type_name == "PermissionTarget":
+        target = await _get(ctx, models.PermissionTarget, pk)
+        if target is None or target.org_id != ctx.principal.org_id:
+            return None
+        visible = await visible_target_ids(ctx.services, ctx.principal)
+        if visible is not None and pk not in visible:
+            return None
+        [built] = await build_targets(ctx, [target])
+        return built
+    if type_name == "RegisteredResource":
+        resource = await _get(ctx, models.Resource, pk)
+        if resource is None or not ctx.can(Action.VIEW_PERMISSION_TARGETS, resource):
+            return None
+        return RegisteredResource.of(resource)
     if type_name == "AuditEvent":
         event = await _get(ctx, models.AuditEvent, pk)
         return AuditEvent.of(event) if event and ctx.can(Action.VIEW_AUDIT_EVENTS, event) else None

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from accessgraph.models import SubscriptionRole
+from accessgraph.models import SubscriptionRole, TokenPermission
 from accessgraph.resolvers import subscriptions
 from accessgraph.schema.base import from_global_id, to_global_id
 from accessgraph.services import Services
@@ -1627,3 +1627,19 @@ async def test_subscription_members_cursor_beyond_any_id_is_bad_user_input(
         as_=world.admin,
     )
     assert error_codes(body) == ["BAD_USER_INPUT"], body
+
+
+async def test_update_network_settings_read_only_token_on_unknown_subscription_is_forbidden(
+    api: Api, factory: Factory, world: World
+) -> None:
+    """R14 first: a READ_ONLY token is refused a write even when the subscription it names
+    does not exist (not found must never hide not allowed)."""
+    token = await factory.token(world.admin, TokenPermission.READ_ONLY)
+    missing = to_global_id("BillingSubscription", 999)
+    body = await api(
+        UPDATE_NETWORK,
+        {"input": {"subscriptionId": missing, "allowedIpRanges": ["10.0.0.0/8"]}},
+        as_=token,
+    )
+    assert error_codes(body) == ["FORBIDDEN"], body
+    assert body["data"]["updateNetworkSettings"] is None

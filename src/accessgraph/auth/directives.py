@@ -17,6 +17,7 @@ from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 
 from accessgraph.auth.policy import Action, Policy, Resource, default_policy, require
+from accessgraph.errors import forbidden, unauthenticated
 
 _DOCUMENTED_BY = default_policy()
 
@@ -64,11 +65,16 @@ class LocatedPolicyPermission(PolicyPermission):
         self, source: Any, info: strawberry.Info, **kwargs: Any
     ) -> bool:
         context = info.context
+        policy, principal = context.services.policy, context.principal
         resource = await self._locate(source, info, kwargs)
-        if resource is None and context.principal.is_authenticated:
-            # No such object for this caller: the resolver answers NOT_FOUND (or null).
+        if resource is None:
+            # No such object for this caller: the resolver answers NOT_FOUND (or null), unless
+            # the caller may not do this at all (a read-only token writing, say).
+            refused = policy.precheck(principal, self.action)
+            if refused is not None:
+                raise unauthenticated() if refused.unauthenticated else forbidden(refused.reason)
             return True
-        require(context.services.policy, context.principal, self.action, resource)
+        require(policy, principal, self.action, resource)
         return True
 
 

@@ -155,6 +155,7 @@ class Action(StrEnum):
 
 
 DENIED = "You do not have permission to do this."
+_CONFINED = "This token is scoped to one subscription and reaches nothing else."
 
 
 class Scope(StrEnum):
@@ -173,6 +174,7 @@ class Rule:
     public: bool = False  # allowed without authentication
     any_member: bool = False  # allowed to every authenticated member
     subscription: bool = False  # about one subscription: a subscription token may use it
+    credentials: bool = False  # creates or revokes credentials: never by a subscription token
 
 
 P = TeamPermission
@@ -227,7 +229,7 @@ RULES: Mapping[Action, Rule] = {
     Action.CHECK_ACCESS: Rule(any_member=True),
     Action.CHECK_ACCESS_OF_OTHERS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,)),
     Action.MANAGE_SUBSCRIPTION_TOKENS: Rule(
-        any_of=(S.MANAGE_SUBSCRIPTION_TOKENS,), writes=True, subscription=True
+        any_of=(S.MANAGE_SUBSCRIPTION_TOKENS,), writes=True, subscription=True, credentials=True
     ),
 }
 
@@ -425,29 +427,23 @@ class Policy:
         resource: Resource | None = None,
     ) -> Decision:
         rule = RULES[action] if isinstance(action, Action) else _ARTIFACT_RULES[action]
-        if rule.writes and principal.is_read_only:
-            return _deny("A read-only token cannot change anything.")
+        refused = self._refused_regardless(principal, rule, resource)
+        if refused is not None:
+            return refused
         if rule.public:
             return Decision(True, Scope.ALL, "Public operation.")
-        # An action on a resource is decided for whoever `checkAccess` asks about, including a
-        # group or the anonymous user of an organization; every other action needs a caller.
-        subject = isinstance(resource, ArtifactResource) and principal.org_id is not None
-        if not principal.is_authenticated and not subject:
-            return Decision(False, Scope.NONE, "Authentication required.", unauthenticated=True)
         if resource is not None and resource.org_id != principal.org_id:
             return _deny("Not found in your organization.")
         confined_to = principal.token_subscription_id
-        if confined_to is not None and not (
-            rule.subscription
-            and (
-                resource is None
-                or (
-                    isinstance(resource, SubscriptionResource)
-                    and resource.subscription_id == confined_to
-                )
+        if (
+            confined_to is not None
+            and resource is not None
+            and not (
+                isinstance(resource, SubscriptionResource)
+                and resource.subscription_id == confined_to
             )
         ):
-            return _deny("This token is scoped to one subscription and reaches nothing else.")
+            return _deny(_CONFINED)
         if rule.any_member:
             return Decision(True, Scope.ALL, "Every member of the organization.")
 
@@ -463,6 +459,32 @@ class Policy:
         if own and (resource is None or _owner_id(resource) == principal.user_id):
             return Decision(True, Scope.OWN, "Allowed on your own resources.", own)
         return _deny(DENIED)
+
+    def precheck(self, principal: Principal, action: Action) -> Decision | None:
+        """The refusal that holds whatever the resource (read-only token writing, anonymous
+        caller, scoped token outside its scope), or None: for a check whose object is not
+        found, so that "not found" never hides "not allowed at all"."""
+        return self._refused_regardless(principal, RULES[action], None)
+
+    def _refused_regardless(
+        self, principal: Principal, rule: Rule, resource: Resource | None
+    ) -> Decision | None:
+        if rule.writes and principal.is_read_only:
+            return _deny("A read-only token cannot change anything.")
+        if rule.public:
+            return None
+        # An action on a resource is decided for whoever `checkAccess` asks about, including a
+        # group or the anonymous user of an organization; every other action needs a caller.
+        subject = isinstance(resource, ArtifactResource) and principal.org_id is not None
+        if not principal.is_authenticated and not subject:
+            return Decision(False, Scope.NONE, "Authentication required.", unauthenticated=True)
+        # A subscription token reaches its subscription's actions only, and never manages
+        # credentials: a leaked one cannot leave a longer-lived token behind.
+        if principal.token_subscription_id is not None and (
+            not rule.subscription or rule.credentials
+        ):
+            return _deny(_CONFINED)
+        return None
 
     def _held(self, principal: Principal) -> Mapping[Permission, list[Grant]]:
         """Every permission the principal holds, with its grants; memoized per principal (a

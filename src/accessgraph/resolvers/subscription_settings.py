@@ -391,11 +391,15 @@ async def create_token(
 async def revoke_token(services: Services, principal: Principal, token_id: int) -> AccessToken:
     now = services.clock.now()
     async with services.db.write() as session:
-        token = await load_token(session, principal, token_id, subscription=True)
-        assert token.subscription_id is not None
+        # The organization lock first, then the token's row: the order every other write
+        # that revokes tokens (deleting a user) takes, so the two never deadlock.
+        found = await session.get(AccessToken, token_id)
+        if found is None or found.subscription_id is None or found.org_id != principal.org_id:
+            raise not_found("Token", ["tokenId"])
         await authorized(
-            services, session, principal, token.subscription_id, Action.MANAGE_SUBSCRIPTION_TOKENS
+            services, session, principal, found.subscription_id, Action.MANAGE_SUBSCRIPTION_TOKENS
         )
+        token = await load_token(session, principal, token_id, subscription=True)
         if token.revoked_at is not None:
             raise Rejected("TOKEN_ALREADY_REVOKED", "This token is already revoked.", ["tokenId"])
         mark_revoked(session, principal, token, now)

@@ -44,6 +44,7 @@ from accessgraph.models.subscription import SUBSCRIPTION_NAME_MAX
 from accessgraph.resolvers import audit, invitations, outbox
 from accessgraph.resolvers.actors import refreshed
 from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page
+from accessgraph.resolvers.tokens import mark_revoked
 from accessgraph.resolvers.users import load_live_user
 from accessgraph.resolvers.validation import clean_email, clean_name
 from accessgraph.services import Services
@@ -402,6 +403,19 @@ async def remove_member(
             before=_member_snapshot(member, user),
         )
         await session.delete(member)
+        # Their tokens for this subscription go with their role: re-adding them later must not
+        # bring old credentials back to life.
+        tokens = await session.execute(
+            select(AccessToken)
+            .where(
+                col(AccessToken.subscription_id) == subscription_id,
+                col(AccessToken.owner_id) == user_id,
+                col(AccessToken.revoked_at).is_(None),
+            )
+            .with_for_update()
+        )
+        for token in tokens.scalars():
+            mark_revoked(session, principal, token, now, reason="member removed")
     return user_id
 
 
@@ -585,10 +599,16 @@ async def record_usage(
     now = services.clock.now()
     queued: list[outbox.Queued] = []
     async with services.db.write() as session:
-        subscription = await session.get(Subscription, subscription_id)
-        if subscription is None:
+        org_id = await session.scalar(
+            select(col(Subscription.org_id)).where(col(Subscription.id) == subscription_id)
+        )
+        if org_id is None:
             raise Rejected("NOT_FOUND", "Subscription not found.", ["subscription"])
-        await lock_organization(session, subscription.org_id)
+        # Locked before reading the figures: two concurrent reports cannot both see the old
+        # usage and both send the threshold's email.
+        await lock_organization(session, org_id)
+        subscription = await session.get(Subscription, subscription_id, populate_existing=True)
+        assert subscription is not None
         before = {metric: _share(subscription, metric) for metric in UsageMetric}
         subscription.storage_used_bytes = storage_bytes
         subscription.transfer_used_bytes = transfer_bytes

@@ -23,13 +23,14 @@ from accessgraph.resolvers import audit
 from accessgraph.resolvers.access_index import bump
 from accessgraph.resolvers.actors import require_now
 from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page
+from accessgraph.resolvers.validation import has_control
 from accessgraph.services import Services
 
 
 def clean_label(raw: str, field: str, limit: int) -> str:
     """A group's or target's name: 1..limit printable characters, spaces collapsed."""
     name = " ".join(raw.split())
-    if not name or len(name) > limit or any(ord(ch) < 32 for ch in name):
+    if not name or len(name) > limit or has_control(name):
         raise Rejected("INVALID_NAME", f"The name has 1 to {limit} printable characters.", [field])
     return name
 

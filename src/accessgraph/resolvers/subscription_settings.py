@@ -17,7 +17,7 @@ from accessgraph.errors import Rejected, not_found
 from accessgraph.models import AccessToken, Subscription, UsageMetric, UsageNotification
 from accessgraph.resolvers.subscriptions import authorized, record
 from accessgraph.resolvers.tokens import CreateTokenInput, insert_token, load_token, mark_revoked
-from accessgraph.resolvers.validation import clean_email
+from accessgraph.resolvers.validation import clean_email, has_control
 from accessgraph.services import Services
 
 MAX_IP_RANGES = 200
@@ -59,7 +59,7 @@ def _text(value: object, field_name: str, limit: int) -> str | None:
     cleaned = " ".join(value.split())
     if not cleaned:
         return None
-    if len(cleaned) > limit or any(ord(ch) < 32 for ch in cleaned):
+    if len(cleaned) > limit or has_control(cleaned):
         raise Rejected(
             "INVALID_BILLING_DETAILS",
             f"Use at most {limit} printable characters.",
@@ -96,8 +96,10 @@ def _check_card(card: CardInput, now: datetime) -> tuple[str, str]:
         raise Rejected("INVALID_CARD", "The card number is not valid.", ["card", "number"])
     if not 1 <= card.exp_month <= 12:
         raise Rejected("INVALID_CARD", "The expiry month must be 1 to 12.", ["card", "expMonth"])
-    if (card.exp_year, card.exp_month) < (now.year, now.month) or card.exp_year > now.year + 30:
+    if (card.exp_year, card.exp_month) < (now.year, now.month):
         raise Rejected("INVALID_CARD", "The card has expired.", ["card", "expYear"])
+    if card.exp_year > now.year + 30:
+        raise Rejected("INVALID_CARD", "The expiry year is too far ahead.", ["card", "expYear"])
     return _card_brand(number), number[-4:]
 
 
@@ -120,9 +122,12 @@ def billing_snapshot(subscription: Subscription) -> dict[str, object]:
             subscription.billing_country,
         ],
         "vatId": subscription.billing_vat_id,
-        "card": f"{subscription.card_brand} **** {subscription.card_last4}"
-        if subscription.card_last4
-        else None,
+        "card": [
+            subscription.card_brand,
+            subscription.card_last4,
+            subscription.card_exp_month,
+            subscription.card_exp_year,
+        ],
     }
 
 
@@ -159,7 +164,9 @@ def _clean_billing(data: BillingInput, now: datetime) -> dict[str, object]:
         changes["billing_country"] = country.upper() if country else None
     if data.vat_id is not _UNSET:
         vat = _text(data.vat_id, "vatId", 20)
-        if vat is not None and not vat.replace(" ", "").isalnum():
+        if vat is not None and not (
+            vat.replace(" ", "").isascii() and vat.replace(" ", "").isalnum()
+        ):
             raise Rejected(
                 "INVALID_BILLING_DETAILS", "A VAT ID has letters and digits only.", ["vatId"]
             )
@@ -189,15 +196,12 @@ async def update_billing(
         before = billing_snapshot(subscription)
         for column, value in changes.items():
             setattr(subscription, column, value)
-        subscription.billing_updated_at = now
-        record(
-            session,
-            principal,
-            "subscription.billing_update",
-            subscription,
-            now,
-            after=changed_fields(before, billing_snapshot(subscription)),
-        )
+        changed = changed_fields(before, billing_snapshot(subscription))
+        if changed["changed"]:
+            subscription.billing_updated_at = now
+            record(
+                session, principal, "subscription.billing_update", subscription, now, after=changed
+            )
     return subscription
 
 
@@ -282,15 +286,12 @@ async def update_network(
                 "Name the private link service to enable private link.",
                 ["privateLinkServiceName"],
             )
-        subscription.network_updated_at = now
-        record(
-            session,
-            principal,
-            "subscription.network_update",
-            subscription,
-            now,
-            after=changed_fields(before, network_snapshot(subscription)),
-        )
+        changed = changed_fields(before, network_snapshot(subscription))
+        if changed["changed"]:
+            subscription.network_updated_at = now
+            record(
+                session, principal, "subscription.network_update", subscription, now, after=changed
+            )
     return subscription
 
 

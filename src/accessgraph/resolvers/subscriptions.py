@@ -46,12 +46,14 @@ from accessgraph.resolvers.actors import refreshed
 from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page
 from accessgraph.resolvers.tokens import mark_revoked
 from accessgraph.resolvers.users import load_live_user
-from accessgraph.resolvers.validation import clean_email, clean_name
+from accessgraph.resolvers.validation import clean_email, clean_name, has_control
 from accessgraph.services import Services
 
 # The operator, as the audit log names them: a person at the command line, not a user.
 OPERATOR = Principal(email="operator (accessgraph command line)")
 GIB = 1024**3
+MAX_LIMIT_GIB = 2**30  # an exbibyte: far beyond any plan, far inside a BIGINT in bytes
+MAX_BYTES = MAX_LIMIT_GIB * GIB
 EDITABLE_ROLES = frozenset(SubscriptionRole) - {SubscriptionRole.PRIMARY_ADMIN}
 
 
@@ -470,15 +472,16 @@ async def _active_user_by_email(session: AsyncSession, org_id: int, email: str) 
 
 async def create_subscription(services: Services, data: CreateSubscriptionInput) -> Subscription:
     name = " ".join(data.name.split())
-    if not name or len(name) > SUBSCRIPTION_NAME_MAX:
+    if not name or len(name) > SUBSCRIPTION_NAME_MAX or has_control(name):
         raise Rejected(
             "INVALID_NAME", f"The name has 1 to {SUBSCRIPTION_NAME_MAX} characters.", ["name"]
         )
     plan = data.plan.strip().upper()
-    if not plan or len(plan) > 40 or not plan.replace("_", "").isalnum():
+    if not plan or len(plan) > 40 or not (plan.isascii() and plan.replace("_", "").isalnum()):
         raise Rejected("INVALID_PLAN", "A plan is a word such as PRO or ENTERPRISE.", ["plan"])
-    if data.storage_limit_gib <= 0 or data.transfer_limit_gib <= 0:
-        raise Rejected("INVALID_AMOUNT", "Limits are positive numbers of GiB.", ["limit"])
+    for limit in (data.storage_limit_gib, data.transfer_limit_gib):
+        if not 0 < limit <= MAX_LIMIT_GIB:
+            raise Rejected("INVALID_AMOUNT", f"Limits are 1 to {MAX_LIMIT_GIB} GiB.", ["limit"])
     now = services.clock.now()
     async with services.db.write() as session:
         org = await session.scalar(select(Organization).where(col(Organization.name) == data.org))
@@ -594,8 +597,10 @@ async def record_usage(
     """Metering reports the current figures (the operator's command, or a metering job).
     Each usage notification the new figures cross (below before, at or above now) emails the
     subscription's active members once per crossing."""
-    if storage_bytes < 0 or transfer_bytes < 0:
-        raise Rejected("INVALID_AMOUNT", "Usage figures are non-negative byte counts.", ["usage"])
+    if not (0 <= storage_bytes <= MAX_BYTES and 0 <= transfer_bytes <= MAX_BYTES):
+        raise Rejected(
+            "INVALID_AMOUNT", f"Usage figures are byte counts from 0 to {MAX_BYTES}.", ["usage"]
+        )
     now = services.clock.now()
     queued: list[outbox.Queued] = []
     async with services.db.write() as session:

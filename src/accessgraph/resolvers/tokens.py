@@ -19,7 +19,7 @@ from accessgraph.models.token import TOKEN_NAME_MAX
 from accessgraph.resolvers import audit
 from accessgraph.resolvers.actors import require_now
 from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page
-from accessgraph.resolvers.validation import check_future
+from accessgraph.resolvers.validation import check_future, has_control
 from accessgraph.services import Services
 
 USERNAME_PREFIX = "agt-"
@@ -78,7 +78,7 @@ class CreateTokenInput:
 
 def clean_token_name(raw: str) -> str:
     name = raw.strip()
-    if not name or len(name) > TOKEN_NAME_MAX or any(ord(ch) < 32 for ch in name):
+    if not name or len(name) > TOKEN_NAME_MAX or has_control(name):
         raise Rejected(
             "INVALID_NAME",
             f"The token name must have 1 to {TOKEN_NAME_MAX} printable characters.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 
 import email_validator
@@ -17,6 +18,12 @@ from accessgraph.models.user import EMAIL_MAX, NAME_MAX
 for _internal in ("local", "test", "arpa"):
     if _internal in email_validator.SPECIAL_USE_DOMAIN_NAMES:
         email_validator.SPECIAL_USE_DOMAIN_NAMES.remove(_internal)
+
+
+def has_control(text: str) -> bool:
+    """Control, format (bidi overrides, zero-width) or unassigned characters: text that would
+    display as something other than what it is, or break a log line."""
+    return any(unicodedata.category(ch).startswith("C") for ch in text)
 
 
 def clean_email(raw: str, field: str = "email") -> tuple[str, str]:
@@ -46,7 +53,7 @@ def clean_name(raw: str | None, field: str, *, required: bool = False) -> str | 
         raise Rejected(
             "INVALID_NAME", f"The name must have at most {NAME_MAX} characters.", [field]
         )
-    if any(ord(ch) < 32 for ch in name):
+    if has_control(name):
         raise Rejected("INVALID_NAME", "The name cannot contain control characters.", [field])
     return name
 

@@ -738,3 +738,33 @@ def assert_no_permission_nested(body: dict[str, Any], path: list[str]) -> None:
     for key in path:
         value = value[key] if value is not None else None
     assert value is None, body
+
+
+DELETE_SUBSCRIPTION_TOKEN = """
+mutation($t: ID!) { deleteSubscriptionToken(input: {tokenId: $t}) { deletedTokenId errors { code } } }
+"""
+
+
+async def test_delete_subscription_token_only_when_not_active_and_only_by_primary_admin(
+    api: Api, sub: Sub
+) -> None:
+    """R16 for a subscription's tokens: an ACTIVE one is refused (TOKEN_ACTIVE); a revoked one
+    leaves the list; managing them is the Primary Admin's alone (R22)."""
+    token = await create_subscription_token(api, sub.primary, sub.id)
+    tid = token.extra["token_id"]
+    body = await api(DELETE_SUBSCRIPTION_TOKEN, {"t": tid}, as_=sub.primary)
+    assert [e["code"] for e in payload(body, "deleteSubscriptionToken")["errors"]] == [
+        "TOKEN_ACTIVE"
+    ]
+    revoked = await api(
+        "mutation($t: ID!) { revokeSubscriptionToken(input: {tokenId: $t}) { errors { code } } }",
+        {"t": tid},
+        as_=sub.primary,
+    )
+    assert payload(revoked, "revokeSubscriptionToken")["errors"] == []
+    body = await api(DELETE_SUBSCRIPTION_TOKEN, {"t": tid}, as_=sub.admin)
+    assert error_codes(body) == ["FORBIDDEN"], body
+    body = await api(DELETE_SUBSCRIPTION_TOKEN, {"t": tid}, as_=sub.primary)
+    assert payload(body, "deleteSubscriptionToken") == {"deletedTokenId": tid, "errors": []}
+    listed = await api(API_TOKENS, {"id": sub.id}, as_=sub.primary)
+    assert listed["data"]["subscription"]["apiTokens"]["nodes"] == []

@@ -572,6 +572,7 @@ async def test_revoke_token_has_no_undo(
         "deleteToken",
         "createSubscriptionToken",
         "revokeSubscriptionToken",
+        "deleteSubscriptionToken",
     }
     # A new token of the same name is a new token; the old value stays dead.
     payload(await create_token(api, world.dev, "ci"), "createToken")

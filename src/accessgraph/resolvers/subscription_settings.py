@@ -9,12 +9,20 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from accessgraph.auth.policy import Action
 from accessgraph.auth.principal import Principal
 from accessgraph.errors import Rejected, not_found
-from accessgraph.models import AccessToken, Subscription, UsageMetric, UsageNotification
+from accessgraph.models import (
+    AccessToken,
+    Subscription,
+    TokenStatus,
+    UsageMetric,
+    UsageNotification,
+)
+from accessgraph.resolvers import audit
 from accessgraph.resolvers.subscriptions import authorized, record
 from accessgraph.resolvers.tokens import CreateTokenInput, insert_token, load_token, mark_revoked
 from accessgraph.resolvers.validation import clean_email, has_control
@@ -389,19 +397,50 @@ async def create_token(
         )
 
 
+async def _locked_token(
+    services: Services, session: AsyncSession, principal: Principal, token_id: int
+) -> AccessToken:
+    """A subscription token the caller manages, locked. The organization lock comes first,
+    then the token's row: the order every other write that revokes tokens (deleting a user)
+    takes, so the two never deadlock."""
+    found = await session.get(AccessToken, token_id)
+    if found is None or found.subscription_id is None or found.org_id != principal.org_id:
+        raise not_found("Token", ["tokenId"])
+    await authorized(
+        services, session, principal, found.subscription_id, Action.MANAGE_SUBSCRIPTION_TOKENS
+    )
+    return await load_token(session, principal, token_id, subscription=True)
+
+
 async def revoke_token(services: Services, principal: Principal, token_id: int) -> AccessToken:
     now = services.clock.now()
     async with services.db.write() as session:
-        # The organization lock first, then the token's row: the order every other write
-        # that revokes tokens (deleting a user) takes, so the two never deadlock.
-        found = await session.get(AccessToken, token_id)
-        if found is None or found.subscription_id is None or found.org_id != principal.org_id:
-            raise not_found("Token", ["tokenId"])
-        await authorized(
-            services, session, principal, found.subscription_id, Action.MANAGE_SUBSCRIPTION_TOKENS
-        )
-        token = await load_token(session, principal, token_id, subscription=True)
+        token = await _locked_token(services, session, principal, token_id)
         if token.revoked_at is not None:
             raise Rejected("TOKEN_ALREADY_REVOKED", "This token is already revoked.", ["tokenId"])
         mark_revoked(session, principal, token, now)
     return token
+
+
+async def delete_token(services: Services, principal: Principal, token_id: int) -> int:
+    """R16 for a subscription's tokens: only EXPIRED or REVOKED ones leave the list."""
+    now = services.clock.now()
+    async with services.db.write() as session:
+        token = await _locked_token(services, session, principal, token_id)
+        if token.status_at(now) == TokenStatus.ACTIVE:
+            raise Rejected(
+                "TOKEN_ACTIVE",
+                "Revoke the token (or let it expire) before deleting it.",
+                ["tokenId"],
+            )
+        audit.record(
+            session,
+            principal,
+            "token.delete",
+            org_id=token.org_id,
+            now=now,
+            target=token,
+            before=audit.token_snapshot(token, now),
+        )
+        await session.delete(token)
+    return token_id

@@ -521,6 +521,17 @@ class CreateSubscriptionTokenPayload:
     errors: list[UserError]
 
 
+@strawberry.input
+class DeleteSubscriptionTokenInput:
+    token_id: strawberry.ID
+
+
+@strawberry.type
+class DeleteSubscriptionTokenPayload:
+    deleted_token_id: strawberry.ID | None
+    errors: list[UserError]
+
+
 @strawberry.type
 class RevokeSubscriptionTokenPayload:
     token: Token | None
@@ -804,6 +815,23 @@ class SubscriptionMutations:
         resource = await _resource_of(info, row.subscription_id)
         assert isinstance(resource, SubscriptionResource)
         return RevokeSubscriptionTokenPayload(token=Token.of(row, ctx, resource), errors=[])
+
+    @strawberry.mutation(
+        extensions=requires(Action.MANAGE_SUBSCRIPTION_TOKENS, _token_in_input),
+        description="R16 for a subscription's token: only EXPIRED or REVOKED ones.",
+    )
+    async def delete_subscription_token(
+        self, info: Info, input: DeleteSubscriptionTokenInput
+    ) -> DeleteSubscriptionTokenPayload | None:
+        ctx = info.context
+
+        async def work() -> int:
+            pk = decode_id(input.token_id, "Token", "tokenId")
+            return await subscription_settings.delete_token(ctx.services, ctx.principal, pk)
+
+        pk, errors = await attempt(work())
+        deleted = strawberry.ID(to_global_id("Token", pk)) if pk else None
+        return DeleteSubscriptionTokenPayload(deleted_token_id=deleted, errors=errors)
 
 
 async def _member_payload(ctx: Context, work: Any) -> SubscriptionMemberPayload:

@@ -51,10 +51,9 @@ class Token(Node):
         assert token.id is not None
         status = token.status_at(ctx.now)
         if subscription is not None:
-            manage = status != models.TokenStatus.REVOKED and ctx.can(
-                Action.MANAGE_SUBSCRIPTION_TOKENS, subscription
-            )
-            can_revoke, can_delete = manage, False
+            manage = ctx.can(Action.MANAGE_SUBSCRIPTION_TOKENS, subscription)
+            can_revoke = manage and status != models.TokenStatus.REVOKED
+            can_delete = manage and status != models.TokenStatus.ACTIVE
         else:
             can_revoke = status != models.TokenStatus.REVOKED and ctx.can(
                 Action.REVOKE_TOKEN, token

@@ -1,5 +1,8 @@
 """accessgraph.auth.policy: the R3 matrix, every decision, and the rules above the matrix
-(R1 other organization, R14 read-only tokens, anonymous callers, OWN scope)."""
+(R1 other organization, R14 read-only tokens, anonymous callers, OWN scope).
+
+Decisions on one subscription are in tests/unit/test_subscription_policy.py; decisions on a
+resource or a permission target (R24-R26, R34) in tests/unit/test_access.py."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from accessgraph.auth.access import ArtifactAction
 from accessgraph.auth.policy import (
     RULES,
     TEAM_PERMISSION_DESCRIPTIONS,
@@ -124,6 +128,33 @@ DECISIONS: dict[Action, tuple[str, ...]] = {
         ],
         ("DENY", "DENY", "UNAUTH", "DENY", "DENY", "DENY", "DENY"),
     ),
+    # Groups, resources and permission targets (R23-R26). Groups are seen like the user list
+    # and managed by admins (R23). A target's grants are also seen and edited by whoever holds
+    # MANAGE on that target (R25): that is decided on a TargetResource, so without one only
+    # the admins' grants count (tests/unit/test_access.py has the TargetResource cases).
+    #                                  admin  developer anonymous admin_ro admin_rw dev_ro  dev_rw
+    Action.VIEW_GROUPS:              ("ALL", "ALL",    "UNAUTH", "ALL",   "ALL",   "ALL",  "ALL"),
+    Action.MANAGE_ACCESS:            ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
+    Action.LIST_PERMISSION_TARGETS:  ("ALL", "ALL",    "UNAUTH", "ALL",   "ALL",   "ALL",  "ALL"),
+    Action.VIEW_RESOURCES:           ("ALL", "DENY",   "UNAUTH", "ALL",   "ALL",   "DENY", "DENY"),
+    Action.VIEW_PERMISSION_TARGETS:  ("ALL", "DENY",   "UNAUTH", "ALL",   "ALL",   "DENY", "DENY"),
+    Action.EDIT_TARGET_GRANTS:       ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
+    # R34: about yourself, every member; about any other principal, admins only.
+    Action.CHECK_ACCESS:             ("ALL", "ALL",    "UNAUTH", "ALL",   "ALL",   "ALL",  "ALL"),
+    Action.CHECK_ACCESS_OF_OTHERS:   ("ALL", "DENY",   "UNAUTH", "ALL",   "ALL",   "DENY", "DENY"),
+}
+
+# Policy.decide(principal, artifact action) without a resource: only the admins' "administer
+# the platform" grant can allow it (targets need the resource asked about); a read-only token
+# keeps READ and loses every other action, which all write (R14).
+ARTIFACT_DECISIONS: dict[ArtifactAction, tuple[str, ...]] = {
+    #                         admin  developer anonymous admin_ro admin_rw dev_ro  dev_rw
+    ArtifactAction.READ:       ("ALL", "DENY",   "UNAUTH", "ALL",   "ALL",   "DENY", "DENY"),
+    ArtifactAction.ANNOTATE:   ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
+    ArtifactAction.WRITE:      ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
+    ArtifactAction.DELETE:     ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
+    ArtifactAction.MANAGE:     ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
+    ArtifactAction.DISTRIBUTE: ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
 }
 # fmt: on
 
@@ -179,6 +210,14 @@ HOLDERS: dict[Action, list[str]] = {
         "SubscriptionRole.TECHNICAL_MEMBER",
     ],
     Action.MANAGE_SUBSCRIPTION_TOKENS: ["SubscriptionRole.PRIMARY_ADMIN"],
+    Action.VIEW_GROUPS: ["TeamRole.ADMIN", "TeamRole.DEVELOPER"],
+    Action.MANAGE_ACCESS: ["TeamRole.ADMIN"],
+    Action.LIST_PERMISSION_TARGETS: ["MEMBER"],
+    Action.VIEW_RESOURCES: ["TeamRole.ADMIN"],
+    Action.VIEW_PERMISSION_TARGETS: ["TeamRole.ADMIN", "PermissionTarget.MANAGE"],
+    Action.EDIT_TARGET_GRANTS: ["TeamRole.ADMIN", "PermissionTarget.MANAGE"],
+    Action.CHECK_ACCESS: ["MEMBER"],
+    Action.CHECK_ACCESS_OF_OTHERS: ["TeamRole.ADMIN"],
 }
 
 # Which root field asks which action (API.md root fields).
@@ -219,6 +258,18 @@ FIELD_ACTIONS: dict[str, Action] = {
     "removeUsageNotification": Action.MANAGE_USAGE_NOTIFICATIONS,
     "createSubscriptionToken": Action.MANAGE_SUBSCRIPTION_TOKENS,
     "revokeSubscriptionToken": Action.MANAGE_SUBSCRIPTION_TOKENS,
+    "groups": Action.VIEW_GROUPS,
+    "createGroup": Action.MANAGE_ACCESS,
+    "updateGroupMembers": Action.MANAGE_ACCESS,
+    "deleteGroup": Action.MANAGE_ACCESS,
+    "registerRepository": Action.MANAGE_ACCESS,
+    "registerResource": Action.MANAGE_ACCESS,
+    "resources": Action.VIEW_RESOURCES,
+    "permissionTargets": Action.LIST_PERMISSION_TARGETS,
+    "createPermissionTarget": Action.MANAGE_ACCESS,
+    "updatePermissionTarget": Action.EDIT_TARGET_GRANTS,
+    "deletePermissionTarget": Action.MANAGE_ACCESS,
+    "checkAccess": Action.CHECK_ACCESS,
 }
 
 WRITE_ACTIONS = [a for a in Action if RULES[a].writes]
@@ -242,7 +293,10 @@ def policy() -> Policy:
 
 
 def outcome(
-    policy: Policy, principal: Principal, action: Action, resource: Thing | None = None
+    policy: Policy,
+    principal: Principal,
+    action: Action | ArtifactAction,
+    resource: Thing | None = None,
 ) -> str:
     decision = policy.decide(principal, action, resource)
     if decision.allowed:
@@ -282,6 +336,22 @@ def test_decisions_table_covers_every_action() -> None:
 def test_decide_matches_the_table(policy: Policy, action: Action, column: str) -> None:
     expected = DECISIONS[action][COLUMNS.index(column)]
     assert outcome(policy, PRINCIPALS[column], action) == expected
+
+
+def test_artifact_decisions_table_covers_every_artifact_action() -> None:
+    assert set(ARTIFACT_DECISIONS) == set(ArtifactAction)
+
+
+@pytest.mark.parametrize("column", COLUMNS)
+@pytest.mark.parametrize("action", list(ArtifactAction))
+def test_decide_artifact_action_without_a_resource_matches_the_table(
+    policy: Policy, action: ArtifactAction, column: str
+) -> None:
+    expected = ARTIFACT_DECISIONS[action][COLUMNS.index(column)]
+    assert outcome(policy, PRINCIPALS[column], action) == expected
+    decision = policy.decide(PRINCIPALS[column], action)
+    if decision.allowed:
+        assert decision.grants == (Grant("TEAM_ROLE", "ADMIN", action.value, "user"),)
 
 
 @pytest.mark.parametrize("action", WRITE_ACTIONS)

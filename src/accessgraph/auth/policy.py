@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from accessgraph.auth.access import AccessIndex, ArtifactAction
+from accessgraph.auth.access import ANONYMOUS_KEY, AccessIndex, ArtifactAction
 from accessgraph.auth.principal import Principal
 from accessgraph.errors import forbidden, unauthenticated
 from accessgraph.models.enums import (
@@ -148,6 +148,7 @@ class Action(StrEnum):
     VIEW_GROUPS = "VIEW_GROUPS"
     MANAGE_ACCESS = "MANAGE_ACCESS"  # groups, resources, targets' resources and lifecycle
     LIST_PERMISSION_TARGETS = "LIST_PERMISSION_TARGETS"  # filtered to what the caller sees
+    VIEW_RESOURCES = "VIEW_RESOURCES"  # the registered resources
     VIEW_PERMISSION_TARGETS = "VIEW_PERMISSION_TARGETS"
     EDIT_TARGET_GRANTS = "EDIT_TARGET_GRANTS"  # decided on a TargetResource (R25)
     CHECK_ACCESS = "CHECK_ACCESS"  # about yourself
@@ -222,6 +223,7 @@ RULES: Mapping[Action, Rule] = {
     Action.VIEW_GROUPS: Rule(any_of=(P.VIEW_USERS,)),
     Action.MANAGE_ACCESS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,), writes=True),
     Action.LIST_PERMISSION_TARGETS: Rule(any_member=True),
+    Action.VIEW_RESOURCES: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,)),
     Action.VIEW_PERMISSION_TARGETS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS, ArtifactAction.MANAGE)),
     Action.EDIT_TARGET_GRANTS: Rule(
         any_of=(P.MANAGE_TEAM_SETTINGS, ArtifactAction.MANAGE), writes=True
@@ -383,8 +385,11 @@ class PermissionTargetGrants:
             keys = index.keys_for(principal.user_id, principal.group_id)
             for applied in index.applied(keys, resource.type, resource.name):
                 via = index.describe(applied.via)
+                bits = applied.actions
+                if applied.via == ANONYMOUS_KEY:
+                    bits &= ArtifactAction.READ.bit  # R26, whatever was stored
                 for action in ArtifactAction:
-                    if applied.actions & action.bit:
+                    if bits & action.bit:
                         grant = Grant("PERMISSION_TARGET", applied.target.name, action.value, via)
                         yield action, grant
         elif isinstance(resource, TargetResource):
@@ -392,9 +397,11 @@ class PermissionTargetGrants:
             keys = index.keys_for(principal.user_id, principal.group_id)
             if index.held_on_target(keys, resource.target_id) & ArtifactAction.MANAGE.bit:
                 target = index.targets[resource.target_id]
+                held = [k for k in keys if target.grants.get(k, 0) & ArtifactAction.MANAGE.bit]
+                via = index.describe(held[0])
                 yield (
                     ArtifactAction.MANAGE,
-                    Grant("PERMISSION_TARGET", target.name, ArtifactAction.MANAGE.value),
+                    Grant("PERMISSION_TARGET", target.name, ArtifactAction.MANAGE.value, via),
                 )
 
     def holders(self, permission: Permission) -> Iterable[str]:

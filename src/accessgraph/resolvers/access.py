@@ -20,7 +20,9 @@ from accessgraph.auth.policy import DENIED, Action, ArtifactResource, Decision, 
 from accessgraph.auth.principal import Principal
 from accessgraph.errors import ExposedError
 from accessgraph.models import AccessToken, Environment, Group, ResourceType, TokenStatus, User
+from accessgraph.models.permission_target import RESOURCE_NAME_MAX
 from accessgraph.resolvers.pagination import BAD_USER_INPUT
+from accessgraph.resolvers.validation import has_control
 from accessgraph.services import Services
 
 
@@ -116,8 +118,8 @@ def _user_principal(user: User) -> Principal:
 async def check_access(services: Services, caller: Principal, data: CheckInput) -> CheckResult:
     action = _action(data)
     name = data.resource_name.strip()
-    if not name:
-        raise _bad("Name the resource.")
+    if not name or len(name) > RESOURCE_NAME_MAX or has_control(name):
+        raise _bad(f"Name the resource: 1 to {RESOURCE_NAME_MAX} printable characters.")
     subject, label = await _subject(services, caller, data)
     if subject.org_id is None:  # a dead token: nothing to evaluate
         return CheckResult(

@@ -125,7 +125,7 @@ async def register_resource(
 async def list_resources(
     services: Services, principal: Principal, type_: ResourceType | None, args: PageArgs
 ) -> Page[Resource]:
-    require(services.policy, principal, Action.VIEW_PERMISSION_TARGETS)
+    require(services.policy, principal, Action.VIEW_RESOURCES)
     where = col(Resource.org_id) == principal.org_id
     if type_ is not None:
         where = and_(where, col(Resource.type) == type_)

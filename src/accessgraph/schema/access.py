@@ -426,7 +426,7 @@ class AccessQueries:
             page, lambda row: built[strawberry.ID(to_global_id("PermissionTarget", row.id))]
         )
 
-    @strawberry.field(extensions=requires(Action.VIEW_PERMISSION_TARGETS))
+    @strawberry.field(extensions=requires(Action.VIEW_RESOURCES))
     async def resources(
         self,
         info: Info,

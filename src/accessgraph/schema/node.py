@@ -70,7 +70,7 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
         return built
     if type_name == "RegisteredResource":
         resource = await _get(ctx, models.Resource, pk)
-        if resource is None or not ctx.can(Action.VIEW_PERMISSION_TARGETS, resource):
+        if resource is None or not ctx.can(Action.VIEW_RESOURCES, resource):
             return None
         return RegisteredResource.of(resource)
     if type_name == "AuditEvent":

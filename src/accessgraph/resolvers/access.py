@@ -66,14 +66,19 @@ def _action(data: CheckInput) -> ArtifactAction:
 async def _subject(
     services: Services, caller: Principal, data: CheckInput
 ) -> tuple[Principal, str]:
-    """The principal asked about; asking about anyone but yourself is for admins."""
+    """The principal asked about. You may ask about yourself (no principal, your own userId, or
+    a token you own); asking about anyone else is for admins. Someone else's token is "not
+    found" to a non-admin, so token IDs cannot be probed."""
     named = [data.user_id is not None, data.group_id is not None, data.token_id is not None]
     if sum(named) + data.anonymous > 1:
         raise _bad("Ask about one principal: userId, groupId, tokenId or anonymous.")
+    require(services.policy, caller, Action.CHECK_ACCESS)
     if not any(named) and not data.anonymous:
-        require(services.policy, caller, Action.CHECK_ACCESS)
         return caller, caller.label
-    require(services.policy, caller, Action.CHECK_ACCESS_OF_OTHERS)
+    others = services.policy.decide(caller, Action.CHECK_ACCESS_OF_OTHERS).allowed
+    about_self = data.user_id is not None and data.user_id == caller.user_id
+    if not others and not about_self and data.token_id is None:
+        require(services.policy, caller, Action.CHECK_ACCESS_OF_OTHERS)
     org_id = caller.org_id
     if data.anonymous:
         return Principal(org_id=org_id), "anonymous"
@@ -95,7 +100,7 @@ async def _subject(
                 .where(col(AccessToken.id) == data.token_id)
             )
         ).first()
-    if row is None or row[0].org_id != org_id:
+    if row is None or row[0].org_id != org_id or not (others or row[0].owner_id == caller.user_id):
         raise ExposedError("Token not found.", "NOT_FOUND")
     token, owner = row
     status = token.status_at(services.clock.now())

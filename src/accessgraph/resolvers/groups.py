@@ -65,8 +65,10 @@ async def list_members(services: Services, group_id: int, args: PageArgs) -> Pag
     return await fetch_page(services.db, User, where, args)
 
 
-async def member_ids(session: AsyncSession, org_id: int, user_ids: Sequence[int]) -> list[int]:
-    """`user_ids`, each a live user of the organization, or NOT_FOUND."""
+async def member_ids(
+    session: AsyncSession, org_id: int, user_ids: Sequence[int], field: str = "memberIds"
+) -> list[int]:
+    """`user_ids`, each a live user of the organization, or NOT_FOUND at `field`."""
     unique = list(dict.fromkeys(user_ids))
     found = set(
         (
@@ -81,7 +83,7 @@ async def member_ids(session: AsyncSession, org_id: int, user_ids: Sequence[int]
     )
     missing = [pk for pk in unique if pk not in found]
     if missing:
-        raise not_found("User", ["memberIds"])
+        raise not_found("User", [field])
     return unique
 
 
@@ -169,7 +171,7 @@ async def update_members(
         await lock_organization(session, principal.org_id)
         await require_now(services, session, principal, Action.MANAGE_ACCESS)
         group = await _load(session, principal.org_id, group_id)
-        to_add = await member_ids(session, principal.org_id, add)
+        to_add = await member_ids(session, principal.org_id, add, "add")
         before = await _member_emails(session, group_id)
         current = set(
             (

@@ -320,8 +320,8 @@ async def test_update_organization_settings_writes_before_and_after_name(
     assert event["actor"]["id"] == world.admin.id
     assert event["targetType"] == "Organization"
     assert event["targetId"] == to_global_id("Organization", world.org)
-    assert event["before"] == {"name": "Acme"}
-    assert event["after"] == {"name": "Acme Corp"}
+    assert event["before"] == {"name": "Acme", "managePolicy": "EXCLUDE_MANAGE"}
+    assert event["after"] == {"name": "Acme Corp", "managePolicy": "EXCLUDE_MANAGE"}
     assert at(event) == START
 
 

@@ -76,6 +76,8 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "removeUsageNotification":      (OK, OK,   OK,        OK,        NOT_FOUND, FORBIDDEN),
     "createSubscriptionToken":      (OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN),
     "revokeSubscriptionToken":      (OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN),
+    # after revokeSubscriptionToken: R16, only a non-active token is deleted
+    "deleteSubscriptionToken":      (OK, FORBIDDEN, FORBIDDEN, FORBIDDEN, NOT_FOUND, FORBIDDEN),
 }
 # fmt: on
 
@@ -178,6 +180,10 @@ mutation CreateToken($sub: ID!) {
 REVOKE_TOKEN = """
 mutation RevokeToken($id: ID!) {
   revokeSubscriptionToken(input: {tokenId: $id}) { token { id status } errors { code } }
+}"""
+DELETE_TOKEN = """
+mutation DeleteToken($id: ID!) {
+  deleteSubscriptionToken(input: {tokenId: $id}) { deletedTokenId errors { code } }
 }"""
 # Personal-token mutations: a subscription's token is not reachable through them (R22).
 REVOKE_PERSONAL_TOKEN = """
@@ -506,6 +512,14 @@ async def _token_revoked(scene: Scene, data: Any, before: Any) -> None:
     assert revoked_at is not None
 
 
+async def _token_deleted(scene: Scene, data: Any, before: Any) -> None:
+    assert data == {"deletedTokenId": scene.token_id, "errors": []}
+    rows = await _rows(
+        scene.services, "SELECT id FROM access_tokens WHERE id = :t", t=_pk(scene.token_id, "Token")
+    )
+    assert rows == []
+
+
 def _on_subscription(document: str, member: str | None = None) -> Prepare:
     def prepare(scene: Scene) -> tuple[str, dict[str, Any]]:
         variables: dict[str, Any] = {"sub": scene.subscription_id}
@@ -534,6 +548,9 @@ OPERATIONS: dict[str, Mutation] = {
         lambda s: (REMOVE_NOTIFICATION, {"id": s.notification_id}), _notification_removed
     ),
     "createSubscriptionToken": Mutation(_on_subscription(CREATE_TOKEN), _token_created),
+    "deleteSubscriptionToken": Mutation(
+        lambda s: (DELETE_TOKEN, {"id": s.token_id}), _token_deleted
+    ),
     "revokeSubscriptionToken": Mutation(
         lambda s: (REVOKE_TOKEN, {"id": s.token_id}), _token_revoked
     ),

@@ -2,10 +2,12 @@
 
     python bench/run.py [--quick] [--database-url URL] [--at-commit REV] [--wait-quiet S]
 
-1. Seed (bench/seed.py): one organization, 10,000 users, 50,000 tokens; cached between runs.
+1. Seed (bench/seed.py): one organization, 10,000 users, 50,000 tokens, 200 groups, 1,000
+   permission targets; cached between runs.
 2. Sign the admin in (a console session) and count the SQL statements of one request of each
    operation, in-process (httpx ASGITransport and a `before_cursor_execute` listener on the
-   app's engine), for first: 10 and first: 50.
+   app's engine), for first: 10 and first: 50, and for checkAccess allowed, denied and about
+   another user (plus the cold check that builds the access index).
 3. Serve the real app (`accessgraph.app:app_from_env`) and the ceiling (bench/ceiling.py), each
    as one uvicorn worker pinned to CPU 0; check one response of each operation, and that the
    ceiling serves the team page's users.
@@ -31,6 +33,7 @@ import datetime as dt
 import gc
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -59,6 +62,7 @@ from load import (  # noqa: E402
 )
 from seed import (  # noqa: E402
     DEFAULT_SQLITE_URL,
+    REAL_TOKENS,
     SECRET_KEY,
     TOKENS,
     USERS,
@@ -95,6 +99,20 @@ TOKEN_PAGE = """query TokenPage {
   }
 }"""
 VIEWER = "query Viewer { viewer { id } }"
+CHECK_ACCESS = """query CheckAccess {
+  checkAccess(input: {action: "WRITE", resourceType: REPOSITORY, resourceName: %s%s}) {
+    allowed reason subject grants { source name action via }
+  }
+}"""
+
+
+def check_access_doc(resource: str, user_id: int | None = None) -> str:
+    """checkAccess WRITE on a repository: about the caller, or (admins) about `user_id`."""
+    about = f', userId: "{global_id("User", user_id)}"' if user_id is not None else ""
+    return CHECK_ACCESS % (orjson.dumps(resource).decode(), about)
+
+
+_PARAMS = re.compile(r"\((?:\?, ){9,}\?\)|\((?:\$\d+::\w+, ){9,}\$\d+::\w+\)")
 IGNORED_SQL = ("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA", "SAVEPOINT", "RELEASE")
 
 
@@ -121,13 +139,19 @@ def global_id(type_name: str, pk: int) -> str:
 @dataclass(frozen=True)
 class Credentials:
     """The team and token pages are console pages: they send the admin's console session,
-    as the console does. `viewer` sends the admin's access token (API automation)."""
+    as the console does. `viewer` and `check_access_admin` send the admin's access token (API
+    automation); `check_access` the developer's READ_WRITE access token."""
 
     session: str
     token: str
+    developer_token: str
 
     def for_operation(self, name: str) -> dict[str, str]:
-        value = self.token if name.startswith("viewer") else self.session
+        value = {
+            "console session": self.session,
+            "access token": self.token,
+            "developer's access token": self.developer_token,
+        }[AUTH_USED[name.removesuffix("_first10").removesuffix("_denied")]]
         return {"Authorization": f"Bearer {value}"}
 
 
@@ -135,13 +159,19 @@ AUTH_USED = {
     "team_page": "console session",
     "token_page": "console session",
     "viewer": "access token",
+    "check_access": "developer's access token",
+    "check_access_serial": "developer's access token",
+    "check_access_admin": "access token",
 }
+# Operations loaded over fewer connections than the others: `check_access_serial` is one
+# request at a time, the latency of a check when nothing queues before it.
+CONCURRENCY = {"check_access_serial": 1}
 
 
 # --- SQL statement counts (in-process) --------------------------------------------------------
 
 
-async def _count_statements(url: str, creds: Credentials) -> dict[str, Any]:
+async def _count_statements(url: str, creds: Credentials, seeded: Seeded) -> dict[str, Any]:
     import httpx
     from sqlalchemy import event
 
@@ -158,34 +188,61 @@ async def _count_statements(url: str, creds: Credentials) -> dict[str, Any]:
     event.listen(engine, "before_cursor_execute", record)
     counts: dict[str, Any] = {}
     listing: list[str] = []
+
+    def counted(name: str) -> list[str]:
+        statements = [s for s in seen if not s.lstrip().upper().startswith(IGNORED_SQL)]
+        counts[f"sql_statements_{name}"] = len(statements)
+        listing.append(f"-- {name}: {len(statements)} statements")
+        listing.extend(
+            _PARAMS.sub(lambda m: f"({m.group(0).count(',') + 1} parameters)", " ".join(s.split()))
+            for s in statements
+        )
+        return statements
+
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+
+            async def post(name: str, doc: str) -> None:
+                response = await client.post(
+                    "/graphql", json={"query": doc}, headers=creds.for_operation(name)
+                )
+                problem = (
+                    f"HTTP {response.status_code}"
+                    if response.status_code != 200
+                    else graphql_problem(response.content)
+                )
+                if problem:
+                    raise SystemExit(f"in-process {name} request failed: {problem}")
+
+            # The first check of this process builds the organization's access index: its
+            # statements (and time) are the cold check's, counted apart; a request before it
+            # has the developer's token write its lastUsedAt, which is not the check's.
+            await post("check_access", VIEWER)
+            seen.clear()
+            began = time.perf_counter()
+            await post("check_access", check_access_doc(seeded.check_resource))
+            counts["check_access_cold_ms"] = round((time.perf_counter() - began) * 1000, 1)
+            counted("check_access_cold")
             for name, doc in [
                 ("team_page", TEAM_PAGE),
                 ("team_page_first10", TEAM_PAGE.replace("first: 50", "first: 10")),
                 ("token_page", TOKEN_PAGE),
                 ("token_page_first10", TOKEN_PAGE.replace("first: 50", "first: 10")),
                 ("viewer", VIEWER),
+                ("check_access", check_access_doc(seeded.check_resource)),
+                ("check_access_denied", check_access_doc(seeded.check_denied)),
+                (
+                    "check_access_admin",
+                    check_access_doc(seeded.check_resource, seeded.developer_user_id),
+                ),
             ]:
                 # The first request may write the token's lastUsedAt (once a minute); count
                 # the second, which is what a steady stream of requests runs.
                 for _ in range(2):
                     seen.clear()
-                    response = await client.post(
-                        "/graphql", json={"query": doc}, headers=creds.for_operation(name)
-                    )
-                    problem = (
-                        f"HTTP {response.status_code}"
-                        if response.status_code != 200
-                        else graphql_problem(response.content)
-                    )
-                    if problem:
-                        raise SystemExit(f"in-process {name} request failed: {problem}")
-                statements = [s for s in seen if not s.lstrip().upper().startswith(IGNORED_SQL)]
-                counts[f"sql_statements_{name}"] = len(statements)
-                listing.append(f"-- {name}: {len(statements)} statements")
-                listing.extend(" ".join(s.split()) for s in statements)
+                    await post(name, doc)
+                counted(name)
     finally:
         event.remove(engine, "before_cursor_execute", record)
         await app.state.services.db.dispose()
@@ -340,9 +397,21 @@ async def preflight(targets: dict[str, Target], seeded: Seeded) -> None:
     team = (await _fetch(targets["team_page"], "team page"))["data"]["users"]
     tokens = (await _fetch(targets["token_page"], "token page"))["data"]["tokens"]
     viewer = (await _fetch(targets["viewer"], "viewer"))["data"]["viewer"]
+    check = (await _fetch(targets["check_access"], "checkAccess"))["data"]["checkAccess"]
+    check_admin = (await _fetch(targets["check_access_admin"], "checkAccess (admin)"))["data"][
+        "checkAccess"
+    ]
     ceiling = await _fetch(targets["ceiling"], "ceiling")
     team_ok = team["totalCount"] == USERS and len(team["edges"]) == 50
-    tokens_ok = tokens["totalCount"] == TOKENS + 1 and len(tokens["edges"]) == 50
+    tokens_ok = tokens["totalCount"] == TOKENS + REAL_TOKENS and len(tokens["edges"]) == 50
+    # Allowed through the expected group's grant on the expected target (and no other way:
+    # not an admin, so no TEAM_ROLE grant).
+    expected_grant = {
+        "source": "PERMISSION_TARGET",
+        "name": seeded.check_target,
+        "action": "WRITE",
+        "via": seeded.check_via,
+    }
     checks = {
         f"team page: totalCount {team['totalCount']}, {len(team['edges'])} edges": team_ok,
         f"token page: totalCount {tokens['totalCount']}, {len(tokens['edges'])} edges": tokens_ok,
@@ -350,6 +419,13 @@ async def preflight(targets: dict[str, Target], seeded: Seeded) -> None:
             e["node"]["createdBy"] for e in tokens["edges"]
         ),
         f"viewer: {viewer}": viewer["id"] == global_id("User", seeded.admin_user_id),
+        f"checkAccess: {check}": check["allowed"]
+        and expected_grant in check["grants"]
+        and all(g["source"] == "PERMISSION_TARGET" for g in check["grants"])
+        and check["subject"].startswith(seeded.developer_email),
+        f"checkAccess (admin, userId): {check_admin}": check_admin["allowed"]
+        and check_admin["grants"] == check["grants"]
+        and check_admin["subject"] == seeded.developer_email,
         f"ceiling: totalCount {ceiling['totalCount']}": ceiling["totalCount"] == USERS,
     }
     failed = [what for what, ok in checks.items() if not ok]
@@ -573,6 +649,19 @@ async def measure(
         "viewer": Target.post_json(graphql, {"query": VIEWER}, auth("viewer")),
         "ceiling": Target.post_json(f"{ceiling.base}/team", {"first": 50}),
         "ceiling_page_only": Target.post_json(f"{ceiling.base}/users", {"first": 50}),
+        "check_access": Target.post_json(
+            graphql, {"query": check_access_doc(seeded.check_resource)}, auth("check_access")
+        ),
+        "check_access_serial": Target.post_json(
+            graphql,
+            {"query": check_access_doc(seeded.check_resource)},
+            auth("check_access_serial"),
+        ),
+        "check_access_admin": Target.post_json(
+            graphql,
+            {"query": check_access_doc(seeded.check_resource, seeded.developer_user_id)},
+            auth("check_access_admin"),
+        ),
     }
     await preflight(targets, seeded)
     log("pre-flight: every operation answers correctly; the ceiling serves the same users")
@@ -581,14 +670,16 @@ async def measure(
         server = ceiling if name.startswith("ceiling") else app
         if wait_quiet:
             await until_quiet(wait_quiet)
-        if name == "viewer":
+        token = {"access token": creds.token, "developer's access token": creds.developer_token}
+        if AUTH_USED.get(name) in token:
             # The token writes lastUsedAt at most once a minute. Have that write happen now,
             # alone, so the window (shorter than a minute) measures reads; the write under
             # concurrency is the burst check's business.
-            await forget_token_use(seeded.database_url, creds.token)
-            await _fetch(target, "viewer")
+            await forget_token_use(seeded.database_url, token[AUTH_USED[name]])
+            await _fetch(target, name)
+        concurrency = CONCURRENCY.get(name, mode.concurrency)
         log(
-            f"load {name}: {mode.concurrency} connections, {mode.warmup:g}s warm-up, "
+            f"load {name}: {concurrency} connections, {mode.warmup:g}s warm-up, "
             f"{mode.window:g}s window"
         )
         gc.collect()
@@ -599,7 +690,7 @@ async def measure(
             probes.append(Profiler(server, name, mode))
         result = await run_load(
             target,
-            concurrency=mode.concurrency,
+            concurrency=concurrency,
             duration=mode.window,
             warmup=mode.warmup,
             graphql=not name.startswith("ceiling"),
@@ -717,9 +808,11 @@ def main(argv: list[str] | None = None) -> int:
     seeded = seed(url, force=ns.reseed, log=log)
     log("counting SQL statements per request (in-process)")
     creds = Credentials(
-        session=asyncio.run(console_session(url, seeded.admin_user_id)), token=seeded.admin_token
+        session=asyncio.run(console_session(url, seeded.admin_user_id)),
+        token=seeded.admin_token,
+        developer_token=seeded.developer_token,
     )
-    counts = asyncio.run(_count_statements(url, creds))
+    counts = asyncio.run(_count_statements(url, creds, seeded))
     log("  " + ", ".join(f"{k.removeprefix('sql_statements_')}={v}" for k, v in counts.items()))
     pinned = _pin_self()
     gc.collect()
@@ -751,6 +844,9 @@ def main(argv: list[str] | None = None) -> int:
     out["team_page_ratio_page_only"] = round(
         results["team_page"]["rps"] / results["ceiling_page_only"]["rps"], 4
     )
+    # checkAccess: no ceiling (ceiling.py serves the team page only), so no ratio.
+    out["check_access_statements"] = counts["sql_statements_check_access"]
+    out["check_access_admin_statements"] = counts["sql_statements_check_access_admin"]
     out.update(counts)
     errors = sum(s["errors"] for s in results.values())
     warnings = [
@@ -774,7 +870,22 @@ def main(argv: list[str] | None = None) -> int:
             "concurrency": mode.concurrency,
             "warmup_s": mode.warmup,
             "window_s": mode.window,
-            "seed": {"users": seeded.users, "tokens": seeded.tokens + 1, "key": seeded.key},
+            "seed": {
+                "users": seeded.users,
+                "tokens": seeded.tokens + REAL_TOKENS,
+                "groups": seeded.groups,
+                "memberships": seeded.memberships,
+                "permission_targets": seeded.targets,
+                "target_grants": seeded.grants,
+                "check_access": {
+                    "developer": seeded.developer_email,
+                    "developer_groups": len(seeded.developer_groups),
+                    "resource": seeded.check_resource,
+                    "target": seeded.check_target,
+                    "via": seeded.check_via,
+                },
+                "key": seeded.key,
+            },
             "pinned": {"server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU} if pinned else None,
             "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d"),
             **code,
@@ -803,7 +914,10 @@ def main(argv: list[str] | None = None) -> int:
         log(f"warning: {warning}")
     log(
         f"done in {out['runtime_s']}s; team page {out['team_page_rps']} rps = "
-        f"{out['team_page_ratio']:.3f} of the ceiling ({ceiling_rps} rps)"
+        f"{out['team_page_ratio']:.3f} of the ceiling ({ceiling_rps} rps); checkAccess "
+        f"{out['check_access_rps']} rps, p99 {out['check_access_p99_ms']} ms "
+        f"(one at a time: {out['check_access_serial_p99_ms']} ms), "
+        f"{out['check_access_statements']} statements"
     )
     print(orjson.dumps(out).decode(), flush=True)
     return 1 if errors else 0

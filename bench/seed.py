@@ -1,9 +1,13 @@
-"""The benchmark's data: one organization, 10,000 users and 50,000 access tokens.
+"""The benchmark's data: one organization, 10,000 users, 50,000 access tokens, 200 groups
+and 1,000 permission targets.
 
 Rows are bulk-inserted with SQLAlchemy Core in batches (the ORM would take minutes). Every
-user shares one precomputed argon2 hash; token rows get random secret hashes, except one real
-token made through `accessgraph.resolvers.tokens.create_token` for the first admin: the load
-generator authenticates with it (an admin sees every token of the organization).
+user shares one precomputed argon2 hash; token rows get random secret hashes, except two real
+tokens made through `accessgraph.resolvers.tokens.create_token`: one for the first admin (an
+admin sees every token of the organization), and one for a developer in several groups, who
+asks `checkAccess` about themselves. Groups, memberships and permission targets are inserted
+directly too, after which the organization's `access_version` is bumped (as the app's own
+writes do), so no cached access index can outlive them.
 
 A seeded database is reused while its cache key matches: SEED_VERSION, the database URL, the
 signing key, and the text of the migrations and models. Bump SEED_VERSION whenever the data
@@ -19,6 +23,7 @@ import json
 import random
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-SEED_VERSION = 1
+SEED_VERSION = 2  # 2: groups, memberships, permission targets, a developer's token
 BENCH_DIR = Path(__file__).resolve().parent
 WORK_DIR = BENCH_DIR / ".work"
 DEFAULT_SQLITE_URL = f"sqlite+aiosqlite:///{WORK_DIR / 'bench.db'}"
@@ -37,6 +42,10 @@ DEFAULT_SQLITE_URL = f"sqlite+aiosqlite:///{WORK_DIR / 'bench.db'}"
 SECRET_KEY = "accessgraph-bench-signing-key-" + "0123456789abcdef" * 3
 USERS = 10_000
 TOKENS = 50_000
+REAL_TOKENS = 2  # made with create_token: the admin's and the developer's
+GROUPS = 200
+TARGETS = 1_000
+MAX_GROUPS_PER_USER = 5
 BATCH = 2_000
 ORG_NAME = "Bench Org"
 ADMIN_EMAIL = "admin@bench.test"
@@ -80,6 +89,44 @@ LAST_NAMES = [
     "van Rossum",
     "Wirth",
 ]
+# 20 areas x 10 roles = the 200 group names.
+GROUP_AREAS = [
+    "payments",
+    "search",
+    "checkout",
+    "identity",
+    "mobile",
+    "web",
+    "data",
+    "ml",
+    "infra",
+    "security",
+    "billing",
+    "catalog",
+    "growth",
+    "support",
+    "platform",
+    "observability",
+    "storage",
+    "network",
+    "devtools",
+    "docs",
+]
+GROUP_ROLES = [
+    "developers",
+    "maintainers",
+    "release-managers",
+    "qa",
+    "ops",
+    "readers",
+    "contractors",
+    "interns",
+    "leads",
+    "auditors",
+]
+# Grant bit masks (READ=1, ANNOTATE=2, WRITE=4, DELETE=8, MANAGE=16) and their weights.
+GRANT_MASKS = [1, 3, 7, 15, 31]
+GRANT_WEIGHTS = [20, 20, 35, 20, 5]
 TOKEN_NAMES = [
     "ci",
     "deploy",
@@ -104,7 +151,22 @@ class Seeded:
     admin_user_id: int
     admin_token: str
     users: int
-    tokens: int
+    tokens: int  # bulk-inserted; REAL_TOKENS more were made with create_token
+    groups: int
+    memberships: int
+    targets: int
+    grants: int
+    # checkAccess: an ACTIVE developer in several groups, their READ_WRITE token, and a
+    # repository one of their groups (`check_via`) may WRITE to through a target's include
+    # pattern (`check_target`); `check_denied` is a repository no grant of theirs covers.
+    developer_user_id: int
+    developer_email: str
+    developer_token: str
+    developer_groups: list[str]
+    check_resource: str
+    check_target: str
+    check_via: str
+    check_denied: str
     seconds: float  # how long the seed took when it was made
 
 
@@ -125,7 +187,9 @@ def schema_fingerprint() -> str:
 
 
 def cache_key(url: str) -> str:
-    raw = json.dumps([SEED_VERSION, url, SECRET_KEY, USERS, TOKENS, schema_fingerprint()])
+    raw = json.dumps(
+        [SEED_VERSION, url, SECRET_KEY, USERS, TOKENS, GROUPS, TARGETS, schema_fingerprint()]
+    )
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
 
@@ -258,6 +322,190 @@ def _token_rows(
     return rows
 
 
+def _group_rows(org_id: int) -> list[dict[str, Any]]:
+    rows = []
+    for n in range(GROUPS):
+        area, role = GROUP_AREAS[n % len(GROUP_AREAS)], GROUP_ROLES[n // len(GROUP_AREAS)]
+        name = f"{area}-{role}"
+        rows.append(
+            {
+                "org_id": org_id,
+                "name": name,
+                "name_normalized": name.casefold(),
+                "description": f"The {role} of {area}" if n % 3 else None,
+                "created_at": EPOCH - timedelta(days=200) + timedelta(minutes=n),
+            }
+        )
+    return rows
+
+
+def _membership_rows(
+    user_ids: list[int], group_ids: list[int], rng: random.Random
+) -> list[dict[str, Any]]:
+    """Each user in 0 to MAX_GROUPS_PER_USER groups (2.5 on average)."""
+    rows = []
+    for user_id in user_ids:
+        for group_id in rng.sample(group_ids, rng.randint(0, MAX_GROUPS_PER_USER)):
+            rows.append(
+                {
+                    "group_id": group_id,
+                    "user_id": user_id,
+                    "created_at": EPOCH - timedelta(days=rng.randint(1, 199)),
+                }
+            )
+    return rows
+
+
+def _target_specs() -> list[tuple[str, dict[str, tuple[list[str], list[str], list[str]]]]]:
+    """Each target's name and resources: {type: (names, include patterns, exclude patterns)}.
+
+    Most targets are one team's repositories (`team{i}-core`, and `team{i}-*` minus some
+    exclusions); every 10th also covers the team's builds; every 50th is a shared library
+    target (granted to the anonymous user too); a few cover every release build."""
+    specs = []
+    for i in range(TARGETS):
+        sets: dict[str, tuple[list[str], list[str], list[str]]] = {}
+        if i % 50 == 0:
+            name = f"shared-libs-{i}"
+            sets["REPOSITORY"] = (
+                [],
+                [f"libs{i}-*", f"docker{i}-*-remote"],
+                [f"libs{i}-*-snapshot"],
+            )
+        elif i % 100 == 5:
+            name = f"release-builds-{i}"
+            sets["BUILD"] = ([], ["**/*-release"], [f"team{i}/**"])
+            sets["REPOSITORY"] = ([f"team{i}-releases"], [], [])
+        else:
+            name = f"team{i}-artifacts"
+            includes, excludes = [f"team{i}-*"], []
+            if i % 5 == 0:
+                excludes.append(f"team{i}-*-legacy")
+            if i % 7 == 0:
+                includes.append(f"team{i}/**")
+                excludes.append(f"team{i}/tmp/**")
+            sets["REPOSITORY"] = ([f"team{i}-core"], includes, excludes)
+            if i % 10 == 0:
+                sets["BUILD"] = ([], [f"team{i}/**"], ["**/*-snapshot"] if i % 20 == 0 else [])
+        specs.append((name, sets))
+    return specs
+
+
+def _target_rows(org_id: int, specs: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "org_id": org_id,
+            "name": name,
+            "name_normalized": name.casefold(),
+            "created_at": EPOCH - timedelta(days=150) + timedelta(minutes=n),
+            "updated_at": EPOCH - timedelta(days=150) + timedelta(minutes=n),
+        }
+        for n, (name, _) in enumerate(specs)
+    ]
+
+
+def _access_rows(
+    target_ids: list[int],
+    specs: list[tuple[str, Any]],
+    group_ids: list[int],
+    user_ids: list[int],
+    rng: random.Random,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Resource sets and grants: each target grants 1-3 groups and 0-2 users (weighted
+    masks); shared library targets grant the anonymous user READ."""
+    from accessgraph.models import PrincipalType, ResourceType
+
+    sets, grants = [], []
+    for target_id, (name, resources) in zip(target_ids, specs, strict=True):
+        for type_name, (names, includes, excludes) in resources.items():
+            sets.append(
+                {
+                    "target_id": target_id,
+                    "type": ResourceType(type_name),
+                    "names": names,
+                    "include_patterns": includes,
+                    "exclude_patterns": excludes,
+                }
+            )
+        for group_id in rng.sample(group_ids, rng.randint(1, 3)):
+            mask = rng.choices(GRANT_MASKS, GRANT_WEIGHTS)[0]
+            grants.append((target_id, PrincipalType.GROUP, group_id, mask))
+        for user_id in rng.sample(user_ids[1:], rng.randint(0, 2)):
+            mask = rng.choices(GRANT_MASKS, GRANT_WEIGHTS)[0]
+            grants.append((target_id, PrincipalType.USER, user_id, mask))
+        if name.startswith("shared-libs-"):
+            grants.append((target_id, PrincipalType.ANONYMOUS, 0, 1))
+    grant_rows = [
+        {"target_id": t, "principal_type": kind, "principal_id": pk, "actions": mask}
+        for t, kind, pk, mask in grants
+    ]
+    return sets, grant_rows
+
+
+@dataclass(frozen=True)
+class CheckSubject:
+    user_id: int
+    email: str
+    groups: list[str]
+    resource: str
+    target: str
+    via: str
+    denied: str
+
+
+def _check_subject(
+    users: Sequence[Any],
+    memberships: list[dict[str, Any]],
+    group_names: dict[int, str],
+    target_ids: list[int],
+    specs: list[tuple[str, Any]],
+    grants: list[dict[str, Any]],
+) -> CheckSubject:
+    """The first ACTIVE developer in four or more groups, one of which may WRITE to a team's
+    repositories (reached through the include pattern `team{i}-*`, not the named repo), and a
+    team repository none of their grants covers."""
+    from accessgraph.models import PrincipalType, TeamRole, UserStatus
+
+    groups_of: dict[int, list[int]] = {}
+    for row in memberships:
+        groups_of.setdefault(row["user_id"], []).append(row["group_id"])
+    spec_of = dict(zip(target_ids, specs, strict=True))
+    granted: dict[tuple[PrincipalType, int], list[tuple[int, int]]] = {}
+    for g in grants:
+        granted.setdefault((g["principal_type"], g["principal_id"]), []).append(
+            (g["target_id"], g["actions"])
+        )
+    team_targets = [t for t in target_ids if spec_of[t][0].endswith("-artifacts")]
+    for user in users:
+        if user.role != TeamRole.DEVELOPER or user.status != UserStatus.ACTIVE:
+            continue
+        mine = groups_of.get(user.id, [])
+        if len(mine) < 4:
+            continue
+        keys = [(PrincipalType.USER, user.id)] + [(PrincipalType.GROUP, g) for g in mine]
+        reached = {t for key in keys for t, _ in granted.get(key, ())}
+        for group_id in sorted(mine):
+            writable = sorted(
+                t
+                for t, bits in granted.get((PrincipalType.GROUP, group_id), ())
+                if bits & 4 and t in team_targets
+            )
+            if writable:
+                target = writable[0]
+                team = spec_of[target][0].removesuffix("-artifacts")
+                other = next(t for t in team_targets if t not in reached)
+                return CheckSubject(
+                    user_id=user.id,
+                    email=user.email,
+                    groups=sorted(group_names[g] for g in mine),
+                    resource=f"{team}-api",
+                    target=spec_of[target][0],
+                    via=f"group {group_names[group_id]}",
+                    denied=f"{spec_of[other][0].removesuffix('-artifacts')}-api",
+                )
+    raise SystemExit("seed: no developer in four groups with WRITE on a team's repositories")
+
+
 def _through_model(model: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each row as the ORM would insert it: model defaults applied and the mapper's
     `before_insert` listeners run (columns the app derives, like a search key, get filled),
@@ -266,7 +514,10 @@ def _through_model(model: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any
 
     mapper = inspect(model)
     before_insert = mapper.dispatch.before_insert
-    columns = [c.key for c in model.__table__.columns if not c.primary_key]
+    # Generated primary keys are left to the database; a composite one (group_members) is
+    # given by the rows.
+    given = rows[0].keys() if rows else ()
+    columns = [c.key for c in model.__table__.columns if not c.primary_key or c.key in given]
     out = []
     for row in rows:
         obj = model(**row)
@@ -283,55 +534,117 @@ async def _insert(engine: AsyncEngine, model: Any, rows: list[dict[str, Any]]) -
             await conn.execute(model.__table__.insert(), rows[start : start + BATCH])
 
 
-async def _seed_rows(url: str) -> tuple[int, int, str]:
+async def _seed_rows(url: str) -> dict[str, Any]:
     from accessgraph.auth.passwords import hash_password
     from accessgraph.auth.principal import Principal
     from accessgraph.clock import FrozenClock
-    from accessgraph.models import AccessToken, Organization, TeamRole, TokenPermission, User
+    from accessgraph.models import (
+        AccessToken,
+        Group,
+        GroupMember,
+        Organization,
+        PermissionTarget,
+        TargetGrant,
+        TargetResourceSet,
+        TeamRole,
+        TokenPermission,
+        User,
+    )
     from accessgraph.resolvers.tokens import CreateTokenInput, create_token
     from accessgraph.services import Services
     from accessgraph.settings import Settings
 
     rng = random.Random(20261123)
+    access_rng = random.Random(20261124)  # groups and targets: users and tokens stay as in v1
     password_hash = hash_password("bench-password-not-secret")  # one argon2 hash for everyone
     engine = create_async_engine(url, poolclass=NullPool)
+    orgs = Organization.__table__  # type: ignore[attr-defined]
     try:
         async with engine.begin() as conn:
             org_id = (
                 await conn.execute(
-                    Organization.__table__.insert()  # type: ignore[attr-defined]
+                    orgs.insert()
                     .values(name=ORG_NAME, created_at=EPOCH - timedelta(days=500))
-                    .returning(Organization.__table__.c.id)  # type: ignore[attr-defined]
+                    .returning(orgs.c.id)
                 )
             ).scalar_one()
         users_table = User.__table__  # type: ignore[attr-defined]
         await _insert(engine, User, _user_rows(org_id, password_hash, rng))
         async with engine.connect() as conn:
-            ids = (
+            users = (
                 await conn.execute(
-                    select(users_table.c.id, users_table.c.role)
+                    select(
+                        users_table.c.id,
+                        users_table.c.role,
+                        users_table.c.status,
+                        users_table.c.email,
+                    )
                     .where(users_table.c.org_id == org_id)
                     .order_by(users_table.c.id)
                 )
             ).all()
-        user_ids = [row.id for row in ids]
-        admin_ids = [row.id for row in ids if row.role == TeamRole.ADMIN]
+        user_ids = [row.id for row in users]
+        admin_ids = [row.id for row in users if row.role == TeamRole.ADMIN]
         admin_id = user_ids[0]
         await _insert(engine, AccessToken, _token_rows(org_id, user_ids, admin_ids, rng))
+
+        # Groups, memberships, permission targets with their resource sets and grants.
+        await _insert(engine, Group, _group_rows(org_id))
+        await _insert(engine, PermissionTarget, _target_rows(org_id, specs := _target_specs()))
+        groups_table = Group.__table__  # type: ignore[attr-defined]
+        targets_table = PermissionTarget.__table__  # type: ignore[attr-defined]
+        async with engine.connect() as conn:
+            groups = (
+                await conn.execute(
+                    select(groups_table.c.id, groups_table.c.name)
+                    .where(groups_table.c.org_id == org_id)
+                    .order_by(groups_table.c.id)
+                )
+            ).all()
+            target_ids = list(
+                (
+                    await conn.execute(
+                        select(targets_table.c.id)
+                        .where(targets_table.c.org_id == org_id)
+                        .order_by(targets_table.c.id)
+                    )
+                ).scalars()
+            )
+        group_ids = [row.id for row in groups]
+        memberships = _membership_rows(user_ids, group_ids, access_rng)
+        await _insert(engine, GroupMember, memberships)
+        sets, grants = _access_rows(target_ids, specs, group_ids, user_ids, access_rng)
+        await _insert(engine, TargetResourceSet, sets)
+        await _insert(engine, TargetGrant, grants)
+        async with engine.begin() as conn:
+            # What the app's own writes do (resolvers/access_index.bump): no index cached by
+            # any process survives rows inserted behind its back.
+            await conn.execute(
+                orgs.update()
+                .where(orgs.c.id == org_id)
+                .values(access_version=orgs.c.access_version + 1)
+            )
+        subject = _check_subject(
+            users, memberships, {row.id: row.name for row in groups}, target_ids, specs, grants
+        )
     finally:
         await engine.dispose()
 
-    # The one real token, through the use case (it signs with SECRET_KEY and records an audit
+    # The real tokens, through the use case (they sign with SECRET_KEY and record an audit
     # event); no expiry, so a cached database keeps working.
     services = Services.build(
         Settings(database_url=url, secret_key=SECRET_KEY), clock=FrozenClock(EPOCH)
     )
     try:
-        principal = Principal(
-            org_id=org_id, user_id=admin_id, role=TeamRole.ADMIN, email=ADMIN_EMAIL
-        )
+        admin = Principal(org_id=org_id, user_id=admin_id, role=TeamRole.ADMIN, email=ADMIN_EMAIL)
         _, value = await create_token(
-            services, principal, CreateTokenInput("bench-load", TokenPermission.READ_WRITE)
+            services, admin, CreateTokenInput("bench-load", TokenPermission.READ_WRITE)
+        )
+        developer = Principal(
+            org_id=org_id, user_id=subject.user_id, role=TeamRole.DEVELOPER, email=subject.email
+        )
+        _, developer_value = await create_token(
+            services, developer, CreateTokenInput("bench-check", TokenPermission.READ_WRITE)
         )
     finally:
         await services.db.dispose()
@@ -347,7 +660,23 @@ async def _seed_rows(url: str) -> tuple[int, int, str]:
             await conn.commit()
     finally:
         await analyze.dispose()
-    return org_id, admin_id, value
+    return {
+        "org_id": org_id,
+        "admin_user_id": admin_id,
+        "admin_token": value,
+        "groups": len(group_ids),
+        "memberships": len(memberships),
+        "targets": len(target_ids),
+        "grants": len(grants),
+        "developer_user_id": subject.user_id,
+        "developer_email": subject.email,
+        "developer_token": developer_value,
+        "developer_groups": subject.groups,
+        "check_resource": subject.resource,
+        "check_target": subject.target,
+        "check_via": subject.via,
+        "check_denied": subject.denied,
+    }
 
 
 async def _still_seeded(url: str, seeded: Seeded) -> bool:
@@ -357,11 +686,18 @@ async def _still_seeded(url: str, seeded: Seeded) -> bool:
         async with engine.connect() as conn:
             users = await conn.scalar(text("SELECT count(*) FROM users"))
             tokens = await conn.scalar(text("SELECT count(*) FROM access_tokens"))
+            targets = await conn.scalar(text("SELECT count(*) FROM permission_targets"))
+            grants = await conn.scalar(text("SELECT count(*) FROM target_grants"))
     except Exception:
         return False
     finally:
         await engine.dispose()
-    return bool(users == seeded.users and tokens == seeded.tokens + 1)
+    return bool(
+        users == seeded.users
+        and tokens == seeded.tokens + REAL_TOKENS
+        and targets == seeded.targets
+        and grants == seeded.grants
+    )
 
 
 # --- per-run credentials and state -------------------------------------------------------------
@@ -423,20 +759,21 @@ def seed(url: str, *, force: bool = False, log: Any = print) -> Seeded:
             log(f"seed: reusing cached database (key {key}, seeded in {cached.seconds:.1f}s)")
             return cached
     started = time.perf_counter()
-    log(f"seed: creating {USERS} users and {TOKENS} tokens in {make_url(url).render_as_string()}")
+    log(
+        f"seed: creating {USERS} users, {TOKENS} tokens, {GROUPS} groups and {TARGETS} "
+        f"permission targets in {make_url(url).render_as_string()}"
+    )
     cache.unlink(missing_ok=True)
     _reset_database(url)
     upgrade(url)
-    org_id, admin_id, token = asyncio.run(_seed_rows(url))
+    rows = asyncio.run(_seed_rows(url))
     seeded = Seeded(
         key=key,
         database_url=url,
-        org_id=org_id,
-        admin_user_id=admin_id,
-        admin_token=token,
         users=USERS,
         tokens=TOKENS,
         seconds=round(time.perf_counter() - started, 2),
+        **rows,
     )
     cache.write_text(json.dumps(asdict(seeded), indent=2))
     log(f"seed: done in {seeded.seconds:.1f}s")
@@ -451,4 +788,4 @@ if __name__ == "__main__":
     parser.add_argument("--force", action="store_true", help="reseed even if cached")
     ns = parser.parse_args()
     result = seed(ns.database_url, force=ns.force)
-    print(json.dumps({k: v for k, v in asdict(result).items() if k != "admin_token"}))
+    print(json.dumps({k: v for k, v in asdict(result).items() if not k.endswith("_token")}))

@@ -18,13 +18,17 @@ from accessgraph.errors import Rejected, not_found
 from accessgraph.models import (
     AccessToken,
     Subscription,
-    TokenStatus,
     UsageMetric,
     UsageNotification,
 )
-from accessgraph.resolvers import audit
 from accessgraph.resolvers.subscriptions import authorized, record
-from accessgraph.resolvers.tokens import CreateTokenInput, insert_token, load_token, mark_revoked
+from accessgraph.resolvers.tokens import (
+    CreateTokenInput,
+    delete_locked,
+    insert_token,
+    load_token,
+    mark_revoked,
+)
 from accessgraph.resolvers.validation import clean_email, has_control
 from accessgraph.services import Services
 
@@ -427,20 +431,5 @@ async def delete_token(services: Services, principal: Principal, token_id: int) 
     now = services.clock.now()
     async with services.db.write() as session:
         token = await _locked_token(services, session, principal, token_id)
-        if token.status_at(now) == TokenStatus.ACTIVE:
-            raise Rejected(
-                "TOKEN_ACTIVE",
-                "Revoke the token (or let it expire) before deleting it.",
-                ["tokenId"],
-            )
-        audit.record(
-            session,
-            principal,
-            "token.delete",
-            org_id=token.org_id,
-            now=now,
-            target=token,
-            before=audit.token_snapshot(token, now),
-        )
-        await session.delete(token)
+        await delete_locked(session, principal, token, now)
     return token_id

@@ -236,21 +236,26 @@ async def delete_token(services: Services, principal: Principal, token_id: int) 
     async with services.db.write() as session:
         token = await load_token(session, principal, token_id)
         await require_now(services, session, principal, Action.DELETE_TOKEN, token)
-        if token.status_at(now) == TokenStatus.ACTIVE:
-            raise Rejected(
-                "TOKEN_ACTIVE",
-                "Revoke the token (or let it expire) before deleting it.",
-                ["tokenId"],
-            )
-        assert principal.org_id is not None
-        audit.record(
-            session,
-            principal,
-            "token.delete",
-            org_id=principal.org_id,
-            now=now,
-            target=token,
-            before=audit.token_snapshot(token, now),
-        )
-        await session.delete(token)
+        await delete_locked(session, principal, token, now)
     return token_id
+
+
+async def delete_locked(
+    session: AsyncSession, principal: Principal, token: AccessToken, now: datetime
+) -> None:
+    """R16 within the caller's transaction (authorization done): only a token that is not
+    ACTIVE leaves the list, and its deletion is recorded (R35)."""
+    if token.status_at(now) == TokenStatus.ACTIVE:
+        raise Rejected(
+            "TOKEN_ACTIVE", "Revoke the token (or let it expire) before deleting it.", ["tokenId"]
+        )
+    audit.record(
+        session,
+        principal,
+        "token.delete",
+        org_id=token.org_id,
+        now=now,
+        target=token,
+        before=audit.token_snapshot(token, now),
+    )
+    await session.delete(token)

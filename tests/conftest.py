@@ -50,6 +50,8 @@ _PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: argon2 costs ~0.1 s by 
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TEST_DB_URL = os.environ.get("ACCESSGRAPH_TEST_DATABASE_URL", "")
 TABLES = [
+    "global_role_settings",
+    "projects",
     "target_grants",
     "target_resource_sets",
     "permission_targets",

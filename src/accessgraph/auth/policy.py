@@ -152,6 +152,12 @@ class Action(StrEnum):
     VIEW_PERMISSION_TARGETS = "VIEW_PERMISSION_TARGETS"
     EDIT_TARGET_GRANTS = "EDIT_TARGET_GRANTS"  # decided on a TargetResource (R25)
     CHECK_ACCESS = "CHECK_ACCESS"  # about yourself
+    # Projects and global roles (R27, R28).
+    LIST_PROJECTS = "LIST_PROJECTS"  # filtered to what the caller sees
+    VIEW_ALL_PROJECTS = "VIEW_ALL_PROJECTS"
+    MANAGE_PROJECTS = "MANAGE_PROJECTS"  # create projects
+    VIEW_GLOBAL_ROLES = "VIEW_GLOBAL_ROLES"
+    UPDATE_GLOBAL_ROLES = "UPDATE_GLOBAL_ROLES"
     CHECK_ACCESS_OF_OTHERS = "CHECK_ACCESS_OF_OTHERS"  # about any user, group, token, anonymous
 
 
@@ -229,6 +235,12 @@ RULES: Mapping[Action, Rule] = {
         any_of=(P.MANAGE_TEAM_SETTINGS, ArtifactAction.MANAGE), writes=True
     ),
     Action.CHECK_ACCESS: Rule(any_member=True),
+    # R27/R28: "Administer the Platform" creates projects and edits the global roles.
+    Action.LIST_PROJECTS: Rule(any_member=True),
+    Action.VIEW_ALL_PROJECTS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,)),
+    Action.MANAGE_PROJECTS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,), writes=True),
+    Action.VIEW_GLOBAL_ROLES: Rule(any_member=True),
+    Action.UPDATE_GLOBAL_ROLES: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,), writes=True),
     Action.CHECK_ACCESS_OF_OTHERS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,)),
     Action.MANAGE_SUBSCRIPTION_TOKENS: Rule(
         any_of=(S.MANAGE_SUBSCRIPTION_TOKENS,), writes=True, subscription=True, credentials=True

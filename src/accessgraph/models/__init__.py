@@ -24,6 +24,7 @@ from accessgraph.models.permission_target import (
     TargetGrant,
     TargetResourceSet,
 )
+from accessgraph.models.project import GlobalRoleSetting, Project
 from accessgraph.models.session import LoginSession
 from accessgraph.models.subscription import Subscription, SubscriptionMember, UsageNotification
 from accessgraph.models.token import AccessToken
@@ -34,6 +35,7 @@ __all__ = [
     "AuditEvent",
     "EmailStatus",
     "Environment",
+    "GlobalRoleSetting",
     "Group",
     "GroupMember",
     "Invitation",
@@ -43,6 +45,7 @@ __all__ = [
     "OutboxEmail",
     "PermissionTarget",
     "PrincipalType",
+    "Project",
     "Resource",
     "ResourceType",
     "Subscription",

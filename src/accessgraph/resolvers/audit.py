@@ -17,6 +17,7 @@ from accessgraph.models import (
     AuditEvent,
     Group,
     PermissionTarget,
+    Project,
     Resource,
     Subscription,
     User,
@@ -53,7 +54,14 @@ def record(
     *,
     org_id: int,
     now: datetime,
-    target: User | AccessToken | Subscription | Group | PermissionTarget | Resource | None = None,
+    target: User
+    | AccessToken
+    | Subscription
+    | Group
+    | PermissionTarget
+    | Resource
+    | Project
+    | None = None,
     target_label: str = "",
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,

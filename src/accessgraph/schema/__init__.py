@@ -25,6 +25,7 @@ from accessgraph.schema.base import Node
 from accessgraph.schema.context import Context
 from accessgraph.schema.node import resolve_node
 from accessgraph.schema.organization import OrganizationMutations, OrganizationQueries
+from accessgraph.schema.projects import ProjectMutations, ProjectQueries
 from accessgraph.schema.subscriptions import (
     BYTES_SCALAR,
     Bytes,
@@ -48,6 +49,7 @@ class Query(
     TokenQueries,
     SubscriptionQueries,
     AccessQueries,
+    ProjectQueries,
     AuditQueries,
 ):
     @strawberry.field(description="Any object by its global ID, if you may see it.")
@@ -57,7 +59,12 @@ class Query(
 
 @strawberry.type
 class Mutation(
-    OrganizationMutations, UserMutations, TokenMutations, SubscriptionMutations, AccessMutations
+    OrganizationMutations,
+    UserMutations,
+    TokenMutations,
+    SubscriptionMutations,
+    AccessMutations,
+    ProjectMutations,
 ):
     pass
 

@@ -15,6 +15,7 @@ from accessgraph.schema.audit import AuditEvent
 from accessgraph.schema.base import Node, parse_global_id
 from accessgraph.schema.context import Context
 from accessgraph.schema.organization import Organization
+from accessgraph.schema.projects import Project
 from accessgraph.schema.subscriptions import TYPE_NAME as SUBSCRIPTION
 from accessgraph.schema.subscriptions import resolve_subscription
 from accessgraph.schema.tokens import Token
@@ -73,6 +74,11 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
         if resource is None or not ctx.can(Action.VIEW_RESOURCES, resource):
             return None
         return RegisteredResource.of(resource)
+    if type_name == "Project":
+        project = await _get(ctx, models.Project, pk)
+        if project is None or not ctx.can(Action.VIEW_ALL_PROJECTS, project):
+            return None
+        return Project.of(project)
     if type_name == "AuditEvent":
         event = await _get(ctx, models.AuditEvent, pk)
         return AuditEvent.of(event) if event and ctx.can(Action.VIEW_AUDIT_EVENTS, event) else None

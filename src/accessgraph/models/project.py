@@ -1,0 +1,46 @@
+"""Projects (R27) and the organization's settings of the global roles (R28).
+
+The five global roles are defined in code (accessgraph.auth.projects.GLOBAL_ROLE_DEFAULTS), so
+they exist in every organization from the start and can be neither added nor removed; a
+`GlobalRoleSetting` row holds an admin's edit of one of them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from accessgraph.models.base import UTCDateTime
+
+PROJECT_KEY_MAX = 32
+PROJECT_NAME_MAX = 100
+
+
+class Project(SQLModel, table=True):
+    __tablename__ = "projects"
+    __table_args__ = (
+        UniqueConstraint("org_id", "key", name="uq_projects_org_key"),
+        Index("ix_projects_org_id_id", "org_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organizations.id")
+    key: str = Field(max_length=PROJECT_KEY_MAX)
+    name: str = Field(max_length=PROJECT_NAME_MAX)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class GlobalRoleSetting(SQLModel, table=True):
+    """An admin's environments and actions for one global role of the organization."""
+
+    __tablename__ = "global_role_settings"
+    __table_args__ = (UniqueConstraint("org_id", "name", name="uq_global_role_settings"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organizations.id")
+    name: str = Field(max_length=40)
+    environments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    actions: int  # bit mask of ArtifactAction, for every resource type (basic mode)
+    updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -1,0 +1,182 @@
+"""Projects (R27) and global roles (R28): admins create projects and edit the predefined global
+roles; the roles cannot be added or removed; every member reads them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+
+from accessgraph.models import TokenPermission
+from accessgraph.services import Services
+from tests.conftest import (
+    ANONYMOUS,
+    Api,
+    Factory,
+    World,
+    assert_no_permission,
+    assert_unauthenticated,
+    database_state,
+    payload,
+    user_error_codes,
+)
+
+CREATE_PROJECT = """
+mutation($key: String!, $name: String!) {
+  createProject(input: {key: $key, name: $name}) {
+    project { id key name } errors { code message field }
+  }
+}"""
+PROJECTS = """
+query($key: String!) {
+  projects { totalCount nodes { key name } }
+  project(key: $key) { key name }
+}"""
+GLOBAL_ROLES = "{ globalRoles { name environments actions isDefault } }"
+UPDATE_GLOBAL_ROLE = """
+mutation($name: String!, $envs: [Environment!]!, $actions: [ArtifactAction!]!) {
+  updateGlobalRole(input: {name: $name, environments: $envs, actions: $actions}) {
+    globalRole { name environments actions isDefault } errors { code field }
+  }
+}"""
+AUDIT = "{ auditEvents(first: 5) { nodes { action targetLabel before after } } }"
+
+# R28: the defaults (documented in accessgraph/auth/projects.py and README).
+DEFAULTS = [
+    {"name": "PROJECT_ADMIN", "environments": ["DEV", "PROD"],
+     "actions": ["READ", "ANNOTATE", "WRITE", "DELETE", "MANAGE"], "isDefault": True},
+    {"name": "DEVELOPER", "environments": ["DEV", "PROD"], "actions": ["READ", "WRITE"],
+     "isDefault": True},
+    {"name": "CONTRIBUTOR", "environments": ["DEV"], "actions": ["READ", "ANNOTATE", "WRITE"],
+     "isDefault": True},
+    {"name": "VIEWER", "environments": ["DEV", "PROD"], "actions": ["READ"], "isDefault": True},
+    {"name": "RELEASE_MANAGER", "environments": ["DEV", "PROD"],
+     "actions": ["READ", "ANNOTATE", "DISTRIBUTE"], "isDefault": True},
+]  # fmt: skip
+
+
+async def state(services: Services) -> dict[str, Any]:
+    snapshot: dict[str, Any] = await database_state(services)
+    async with services.db.session() as session:
+        for table in ("projects", "global_role_settings"):
+            rows = await session.execute(text(f"SELECT * FROM {table} ORDER BY id"))
+            snapshot[table] = [tuple(row) for row in rows]
+    return snapshot
+
+
+async def test_create_project_by_admin_is_listed_and_audited(api: Api, world: World) -> None:
+    body = await api(CREATE_PROJECT, {"key": "payments", "name": "Payments"}, as_=world.admin)
+    assert payload(body, "createProject")["project"]["key"] == "payments"
+    body = await api(PROJECTS, {"key": "payments"}, as_=world.admin)
+    assert body["data"] == {
+        "projects": {"totalCount": 1, "nodes": [{"key": "payments", "name": "Payments"}]},
+        "project": {"key": "payments", "name": "Payments"},
+    }
+    events = (await api(AUDIT, as_=world.admin))["data"]["auditEvents"]["nodes"]
+    assert events[0]["action"] == "project.create"
+    assert events[0]["after"] == {"key": "payments", "name": "Payments"}
+
+
+async def test_create_project_bad_input_changes_nothing(
+    api: Api, world: World, services: Services
+) -> None:
+    payload(
+        await api(CREATE_PROJECT, {"key": "payments", "name": "P"}, as_=world.admin),
+        "createProject",
+    )
+    before = await state(services)
+    for key, name, code in (
+        ("payments", "Again", "PROJECT_KEY_TAKEN"),
+        ("Payments", "Upper", "INVALID_PROJECT_KEY"),
+        ("p", "Too short", "INVALID_PROJECT_KEY"),
+        ("9lives", "Digit first", "INVALID_PROJECT_KEY"),
+        ("pay-ments", "Dash", "INVALID_PROJECT_KEY"),
+        ("x" * 33, "Too long", "INVALID_PROJECT_KEY"),
+        ("billing", "   ", "INVALID_NAME"),
+    ):
+        body = await api(CREATE_PROJECT, {"key": key, "name": name}, as_=world.admin)
+        assert user_error_codes(body, "createProject") == [code], (key, body)
+    assert await state(services) == before
+
+
+async def test_create_project_is_for_admins(
+    api: Api, world: World, factory: Factory, services: Services
+) -> None:
+    """R27: only "Administer the Platform" creates projects; a READ_ONLY admin token changes
+    nothing (R14); another organization never sees the project (R1)."""
+    payload(
+        await api(CREATE_PROJECT, {"key": "payments", "name": "P"}, as_=world.admin),
+        "createProject",
+    )
+    read_only = await factory.token(world.admin, TokenPermission.READ_ONLY)
+    before = await state(services)
+    for actor in (world.dev, read_only):
+        body = await api(CREATE_PROJECT, {"key": "other", "name": "O"}, as_=actor)
+        assert_no_permission(body, "createProject")
+    assert_unauthenticated(
+        await api(CREATE_PROJECT, {"key": "other", "name": "O"}, as_=ANONYMOUS), "createProject"
+    )
+    assert await state(services) == before
+    for actor in (world.dev, world.other_admin):
+        body = await api(PROJECTS, {"key": "payments"}, as_=actor)
+        assert body["data"] == {"projects": {"totalCount": 0, "nodes": []}, "project": None}
+
+
+async def test_global_roles_exist_with_their_defaults_for_every_member(
+    api: Api, world: World
+) -> None:
+    for actor in (world.admin, world.dev, world.other_admin):
+        body = await api(GLOBAL_ROLES, as_=actor)
+        assert body["data"]["globalRoles"] == DEFAULTS
+
+
+async def test_update_global_role_changes_it_for_this_organization_only(
+    api: Api, world: World
+) -> None:
+    """R28: admins edit a global role's environments and actions; another organization keeps
+    the defaults."""
+    body = await api(
+        UPDATE_GLOBAL_ROLE,
+        {"name": "CONTRIBUTOR", "envs": ["PROD", "DEV"], "actions": ["READ", "WRITE"]},
+        as_=world.admin,
+    )
+    assert payload(body, "updateGlobalRole")["globalRole"] == {
+        "name": "CONTRIBUTOR", "environments": ["DEV", "PROD"], "actions": ["READ", "WRITE"],
+        "isDefault": False,
+    }  # fmt: skip
+    mine = (await api(GLOBAL_ROLES, as_=world.dev))["data"]["globalRoles"]
+    assert mine[2]["environments"] == ["DEV", "PROD"] and mine[2]["isDefault"] is False
+    theirs = (await api(GLOBAL_ROLES, as_=world.other_admin))["data"]["globalRoles"]
+    assert theirs == DEFAULTS
+    events = (await api(AUDIT, as_=world.admin))["data"]["auditEvents"]["nodes"]
+    assert events[0]["action"] == "global_role.update"
+    assert events[0]["before"] == {
+        "environments": ["DEV"],
+        "actions": ["READ", "ANNOTATE", "WRITE"],
+    }
+
+
+async def test_update_global_role_bad_input_changes_nothing(
+    api: Api, world: World, factory: Factory, services: Services
+) -> None:
+    """R28: global roles cannot be added (an unknown name is NOT_FOUND); an empty environment
+    list or action list is refused; developers and READ_ONLY tokens may not edit."""
+    read_only = await factory.token(world.admin, TokenPermission.READ_ONLY)
+    before = await state(services)
+    for name, envs, actions, code in (
+        ("LEAD_DEVELOPER", ["DEV"], ["READ"], "NOT_FOUND"),
+        ("DEVELOPER", [], ["READ"], "NO_ENVIRONMENTS"),
+        ("DEVELOPER", ["DEV"], [], "NO_ACTIONS"),
+    ):
+        body = await api(
+            UPDATE_GLOBAL_ROLE, {"name": name, "envs": envs, "actions": actions}, as_=world.admin
+        )
+        assert user_error_codes(body, "updateGlobalRole") == [code], body
+    for actor in (world.dev, read_only):
+        body = await api(
+            UPDATE_GLOBAL_ROLE,
+            {"name": "VIEWER", "envs": ["DEV"], "actions": ["READ"]},
+            as_=actor,
+        )
+        assert_no_permission(body, "updateGlobalRole")
+    assert await state(services) == before

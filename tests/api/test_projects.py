@@ -58,7 +58,7 @@ DEFAULTS = [
 async def state(services: Services) -> dict[str, Any]:
     snapshot: dict[str, Any] = await database_state(services)
     async with services.db.session() as session:
-        for table in ("projects", "global_role_settings"):
+        for table in ("projects", "global_role_settings", "project_roles"):
             rows = await session.execute(text(f"SELECT * FROM {table} ORDER BY id"))
             snapshot[table] = [tuple(row) for row in rows]
     return snapshot
@@ -180,3 +180,170 @@ async def test_update_global_role_bad_input_changes_nothing(
         )
         assert_no_permission(body, "updateGlobalRole")
     assert await state(services) == before
+
+
+# --- project roles (R29) ----------------------------------------------------------------------
+
+CREATE_ROLE = """
+mutation($input: CreateProjectRoleInput!) {
+  createProjectRole(input: $input) {
+    role { name environments mode actions advancedActions { resourceType actions } }
+    errors { code field }
+  }
+}"""
+UPDATE_ROLE = """
+mutation($input: UpdateProjectRoleInput!) {
+  updateProjectRole(input: $input) {
+    role { name environments mode actions advancedActions { resourceType actions } }
+    droppedAdvancedActions { resourceType actions }
+    errors { code field }
+  }
+}"""
+DELETE_ROLE = """
+mutation($key: String!, $name: String!) {
+  deleteProjectRole(input: {projectKey: $key, roleName: $name}) { deletedRoleName errors { code } }
+}"""
+ROLES = """
+query { projects { nodes { key roles { name mode environments actions } } } }"""
+
+
+async def _project(api: Api, world: World, key: str = "payments") -> None:
+    payload(
+        await api(CREATE_PROJECT, {"key": key, "name": key.title()}, as_=world.admin),
+        "createProject",
+    )
+
+
+async def test_create_project_role_basic_defaults_to_dev(api: Api, world: World) -> None:
+    """R29: a role's environments default to DEV; basic actions hold for every type."""
+    await _project(api, world)
+    body = await api(
+        CREATE_ROLE,
+        {
+            "input": {
+                "projectKey": "payments",
+                "name": "Lead Developer",
+                "actions": ["WRITE", "DELETE"],
+            }
+        },
+        as_=world.admin,
+    )
+    assert payload(body, "createProjectRole")["role"] == {
+        "name": "Lead Developer", "environments": ["DEV"], "mode": "BASIC",
+        "actions": ["WRITE", "DELETE"], "advancedActions": [],
+    }  # fmt: skip
+    roles = (await api(ROLES, as_=world.admin))["data"]["projects"]["nodes"][0]["roles"]
+    assert roles == [
+        {
+            "name": "Lead Developer",
+            "mode": "BASIC",
+            "environments": ["DEV"],
+            "actions": ["WRITE", "DELETE"],
+        }
+    ]
+
+
+async def test_update_project_role_advanced_to_basic_drops_and_reports(
+    api: Api, world: World
+) -> None:
+    """R29: switching from advanced back to basic drops the advanced actions, and says so."""
+    await _project(api, world)
+    advanced = [
+        {"resourceType": "REPOSITORY", "actions": ["READ", "ANNOTATE"]},
+        {"resourceType": "PIPELINE", "actions": ["READ", "TRIGGER"]},
+    ]
+    body = await api(
+        CREATE_ROLE,
+        {"input": {"projectKey": "payments", "name": "QA", "environments": ["DEV", "PROD"],
+                   "advancedActions": advanced}},
+        as_=world.admin,
+    )  # fmt: skip
+    assert payload(body, "createProjectRole")["role"]["advancedActions"] == advanced
+    body = await api(
+        UPDATE_ROLE,
+        {"input": {"projectKey": "payments", "roleName": "qa", "actions": ["READ"]}},
+        as_=world.admin,
+    )
+    result = payload(body, "updateProjectRole")
+    assert result["role"]["mode"] == "BASIC" and result["role"]["advancedActions"] == []
+    assert result["droppedAdvancedActions"] == advanced
+
+
+async def test_project_role_bad_input_changes_nothing(
+    api: Api, world: World, services: Services
+) -> None:
+    await _project(api, world)
+    await _project(api, world, "billing")
+    payload(
+        await api(
+            CREATE_ROLE,
+            {"input": {"projectKey": "payments", "name": "QA", "actions": ["READ"]}},
+            as_=world.admin,
+        ),
+        "createProjectRole",
+    )
+    before = await state(services)
+    for data, code in (
+        ({"name": "qa", "actions": ["READ"]}, "ROLE_NAME_TAKEN"),
+        ({"name": "Developer", "actions": ["READ"]}, "ROLE_NAME_SHADOWS_GLOBAL"),
+        ({"name": "release manager", "actions": ["READ"]}, "ROLE_NAME_SHADOWS_GLOBAL"),
+        ({"name": "X", "environments": [], "actions": ["READ"]}, "NO_ENVIRONMENTS"),
+        ({"name": "X", "actions": []}, "NO_ACTIONS"),
+        ({"name": "X"}, "NO_ACTIONS"),
+        ({"name": "X", "actions": ["READ"], "advancedActions": []}, "INVALID_INPUT"),
+        ({"name": "X", "advancedActions": [{"resourceType": "REPOSITORY", "actions": ["TRIGGER"]}]},
+         "ACTION_NOT_SUPPORTED"),
+        ({"name": "X", "advancedActions": [{"resourceType": "REPOSITORY", "actions": ["DISTRIBUTE"]}]},
+         "ACTION_NOT_SUPPORTED"),
+        ({"name": "X", "advancedActions": [{"resourceType": "DESTINATION", "actions": ["READ"]}]},
+         "UNSUPPORTED_RESOURCE_TYPE"),
+        ({"name": "X", "advancedActions": [{"resourceType": "BUILD", "actions": ["READ"]},
+                                           {"resourceType": "BUILD", "actions": ["WRITE"]}]},
+         "DUPLICATE_RESOURCE_TYPE"),
+        ({"projectKey": "nope", "name": "X", "actions": ["READ"]}, "NOT_FOUND"),
+    ):  # fmt: skip
+        body = await api(
+            CREATE_ROLE, {"input": {"projectKey": "payments", **data}}, as_=world.admin
+        )
+        assert user_error_codes(body, "createProjectRole") == [code], (data, body)
+    # A role of another project is not this project's (R29: roles are per project).
+    body = await api(DELETE_ROLE, {"key": "billing", "name": "QA"}, as_=world.admin)
+    assert user_error_codes(body, "deleteProjectRole") == ["NOT_FOUND"]
+    assert await state(services) == before
+
+
+async def test_project_roles_are_managed_by_admins(
+    api: Api, world: World, factory: Factory, services: Services
+) -> None:
+    """R29: a developer (no Project Admin role) may not create, change or delete roles."""
+    await _project(api, world)
+    payload(
+        await api(
+            CREATE_ROLE,
+            {"input": {"projectKey": "payments", "name": "QA", "actions": ["READ"]}},
+            as_=world.admin,
+        ),
+        "createProjectRole",
+    )
+    read_only = await factory.token(world.admin, TokenPermission.READ_ONLY)
+    before = await state(services)
+    for actor in (world.dev, read_only):
+        body = await api(
+            CREATE_ROLE,
+            {"input": {"projectKey": "payments", "name": "B", "actions": ["READ"]}},
+            as_=actor,
+        )
+        assert_no_permission(body, "createProjectRole")
+        body = await api(
+            UPDATE_ROLE,
+            {"input": {"projectKey": "payments", "roleName": "QA", "actions": ["WRITE"]}},
+            as_=actor,
+        )
+        assert_no_permission(body, "updateProjectRole")
+        body = await api(DELETE_ROLE, {"key": "payments", "name": "QA"}, as_=actor)
+        assert_no_permission(body, "deleteProjectRole")
+    body = await api(DELETE_ROLE, {"key": "payments", "name": "QA"}, as_=world.other_admin)
+    assert user_error_codes(body, "deleteProjectRole") == ["NOT_FOUND"]  # R1
+    assert await state(services) == before
+    body = await api(DELETE_ROLE, {"key": "payments", "name": "qa"}, as_=world.admin)
+    assert payload(body, "deleteProjectRole") == {"deletedRoleName": "QA", "errors": []}

@@ -144,6 +144,7 @@ DECISIONS: dict[Action, tuple[str, ...]] = {
     Action.MANAGE_PROJECTS:          ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
     Action.VIEW_GLOBAL_ROLES:        ("ALL", "ALL",    "UNAUTH", "ALL",   "ALL",   "ALL",  "ALL"),
     Action.UPDATE_GLOBAL_ROLES:      ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
+    Action.MANAGE_PROJECT_ROLES:     ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
     Action.VIEW_PERMISSION_TARGETS:  ("ALL", "DENY",   "UNAUTH", "ALL",   "ALL",   "DENY", "DENY"),
     Action.EDIT_TARGET_GRANTS:       ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
     # R34: about yourself, every member; about any other principal, admins only.
@@ -162,6 +163,7 @@ ARTIFACT_DECISIONS: dict[ArtifactAction, tuple[str, ...]] = {
     ArtifactAction.DELETE:     ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
     ArtifactAction.MANAGE:     ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
     ArtifactAction.DISTRIBUTE: ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
+    ArtifactAction.TRIGGER:    ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
 }
 # fmt: on
 
@@ -226,6 +228,7 @@ HOLDERS: dict[Action, list[str]] = {
     Action.MANAGE_PROJECTS: ["TeamRole.ADMIN"],
     Action.VIEW_GLOBAL_ROLES: ["MEMBER"],
     Action.UPDATE_GLOBAL_ROLES: ["TeamRole.ADMIN"],
+    Action.MANAGE_PROJECT_ROLES: ["TeamRole.ADMIN"],
     Action.VIEW_PERMISSION_TARGETS: ["TeamRole.ADMIN", "PermissionTarget.MANAGE"],
     Action.EDIT_TARGET_GRANTS: ["TeamRole.ADMIN", "PermissionTarget.MANAGE"],
     Action.CHECK_ACCESS: ["MEMBER"],
@@ -282,6 +285,9 @@ FIELD_ACTIONS: dict[str, Action] = {
     "globalRoles": Action.VIEW_GLOBAL_ROLES,
     "createProject": Action.MANAGE_PROJECTS,
     "updateGlobalRole": Action.UPDATE_GLOBAL_ROLES,
+    "createProjectRole": Action.MANAGE_PROJECT_ROLES,
+    "updateProjectRole": Action.MANAGE_PROJECT_ROLES,
+    "deleteProjectRole": Action.MANAGE_PROJECT_ROLES,
     "permissionTargets": Action.LIST_PERMISSION_TARGETS,
     "createPermissionTarget": Action.MANAGE_ACCESS,
     "updatePermissionTarget": Action.EDIT_TARGET_GRANTS,

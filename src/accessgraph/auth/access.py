@@ -34,6 +34,7 @@ class ArtifactAction(StrEnum):
     DELETE = "DELETE"  # delete / overwrite
     MANAGE = "MANAGE"
     DISTRIBUTE = "DISTRIBUTE"  # release bundles and destinations only
+    TRIGGER = "TRIGGER"  # pipelines, in projects (R29)
 
     @property
     def bit(self) -> int:
@@ -61,6 +62,13 @@ ACTIONS_BY_TYPE: Mapping[ResourceType, tuple[ArtifactAction, ...]] = {
     ),
 }
 TARGET_TYPES = tuple(ACTIONS_BY_TYPE)
+# R29: what a project role grants, per resource type. DEVICE actions arrive with devices (R32).
+PROJECT_ACTIONS_BY_TYPE: Mapping[ResourceType, tuple[ArtifactAction, ...]] = {
+    ResourceType.REPOSITORY: _COMMON,
+    ResourceType.BUILD: _COMMON,
+    ResourceType.RELEASE_BUNDLE: (*_COMMON, ArtifactAction.DISTRIBUTE),
+    ResourceType.PIPELINE: (ArtifactAction.READ, ArtifactAction.TRIGGER, ArtifactAction.MANAGE),
+}
 
 
 def mask(actions: Iterable[ArtifactAction]) -> int:

@@ -157,6 +157,7 @@ class Action(StrEnum):
     VIEW_ALL_PROJECTS = "VIEW_ALL_PROJECTS"
     MANAGE_PROJECTS = "MANAGE_PROJECTS"  # create projects
     VIEW_GLOBAL_ROLES = "VIEW_GLOBAL_ROLES"
+    MANAGE_PROJECT_ROLES = "MANAGE_PROJECT_ROLES"  # R29 (Project Admins: with memberships)
     UPDATE_GLOBAL_ROLES = "UPDATE_GLOBAL_ROLES"
     CHECK_ACCESS_OF_OTHERS = "CHECK_ACCESS_OF_OTHERS"  # about any user, group, token, anonymous
 
@@ -240,6 +241,7 @@ RULES: Mapping[Action, Rule] = {
     Action.VIEW_ALL_PROJECTS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,)),
     Action.MANAGE_PROJECTS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,), writes=True),
     Action.VIEW_GLOBAL_ROLES: Rule(any_member=True),
+    Action.MANAGE_PROJECT_ROLES: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,), writes=True),
     Action.UPDATE_GLOBAL_ROLES: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,), writes=True),
     Action.CHECK_ACCESS_OF_OTHERS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,)),
     Action.MANAGE_SUBSCRIPTION_TOKENS: Rule(

@@ -16,6 +16,7 @@ from accessgraph.models.base import UTCDateTime
 
 PROJECT_KEY_MAX = 32
 PROJECT_NAME_MAX = 100
+ROLE_NAME_MAX = 64
 
 
 class Project(SQLModel, table=True):
@@ -43,4 +44,28 @@ class GlobalRoleSetting(SQLModel, table=True):
     name: str = Field(max_length=40)
     environments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     actions: int  # bit mask of ArtifactAction, for every resource type (basic mode)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ProjectRole(SQLModel, table=True):
+    """A custom role of one project (R29): environments, and either basic actions (one set for
+    every resource type) or advanced actions per resource type."""
+
+    __tablename__ = "project_roles"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name_normalized", name="uq_project_roles_name"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    name: str = Field(max_length=ROLE_NAME_MAX)
+    name_normalized: str = Field(max_length=ROLE_NAME_MAX)
+    environments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    advanced: bool = False
+    basic_actions: int = 0  # ArtifactAction bits, when not advanced
+    # resource type -> ArtifactAction bits, when advanced
+    advanced_actions: dict[str, int] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)

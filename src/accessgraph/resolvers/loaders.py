@@ -14,7 +14,8 @@ from sqlmodel import col
 from strawberry.dataloader import DataLoader
 
 from accessgraph.auth.principal import Principal
-from accessgraph.models import AccessToken, Group, SubscriptionMember, User
+from accessgraph.models import AccessToken, Group, ProjectRole, SubscriptionMember, User
+from accessgraph.resolvers.projects import roles_of_projects
 from accessgraph.resolvers.subscriptions import (
     SubscriptionView,
     first_members,
@@ -41,6 +42,7 @@ class Loaders:
     first_members: DataLoader[tuple[int, int], list[SubscriptionMember]] = field(init=False)
     member_count: DataLoader[int, int] = field(init=False)
     group_by_id: DataLoader[int, Group | None] = field(init=False)
+    roles_of_project: DataLoader[int, list[ProjectRole]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.user_by_id = DataLoader(load_fn=self._load_users)
@@ -49,6 +51,11 @@ class Loaders:
         self.first_members = DataLoader(load_fn=self._load_first_members)
         self.member_count = DataLoader(load_fn=self._load_member_counts)
         self.group_by_id = DataLoader(load_fn=self._load_groups)
+        self.roles_of_project = DataLoader(load_fn=self._load_project_roles)
+
+    async def _load_project_roles(self, ids: Sequence[int]) -> list[list[ProjectRole]]:
+        found = await roles_of_projects(self.services, ids)
+        return [found[i] for i in ids]
 
     async def _load_groups(self, ids: Sequence[int]) -> list[Group | None]:
         async with self.services.db.session() as session:

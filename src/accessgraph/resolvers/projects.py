@@ -13,16 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, func, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from accessgraph.auth.access import ArtifactAction, actions_of, mask
+from accessgraph.auth.access import PROJECT_ACTIONS_BY_TYPE, ArtifactAction, actions_of, mask
 from accessgraph.auth.policy import Action, require
 from accessgraph.auth.principal import Principal
 from accessgraph.auth.projects import GLOBAL_ROLE_DEFAULTS, GlobalRole, RoleRights
 from accessgraph.db import lock_organization
 from accessgraph.errors import Rejected
-from accessgraph.models import Environment, GlobalRoleSetting, Project
-from accessgraph.models.project import PROJECT_NAME_MAX
+from accessgraph.models import Environment, GlobalRoleSetting, Project, ProjectRole, ResourceType
+from accessgraph.models.project import PROJECT_NAME_MAX, ROLE_NAME_MAX
 from accessgraph.resolvers import audit
 from accessgraph.resolvers.access_index import bump
 from accessgraph.resolvers.actors import require_now
@@ -201,3 +202,259 @@ async def update_global_role(
             )
     rights = RoleRights(frozenset(Environment(e) for e in envs), bits)
     return GlobalRoleView(role, rights, now)
+
+
+# --- project roles (R29) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RoleInput:
+    """A project role's definition. `actions` (basic) and `advanced` are exclusive; None keeps
+    the current value on update."""
+
+    name: str | None = None
+    environments: Sequence[Environment] | None = None
+    actions: Sequence[ArtifactAction] | None = None
+    advanced: Sequence[tuple[ResourceType, Sequence[ArtifactAction]]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleChange:
+    role: ProjectRole
+    dropped_advanced: dict[str, int]  # advanced actions dropped by switching to basic
+
+
+async def load_project(session: AsyncSession, org_id: int, key: str) -> Project:
+    project = await session.scalar(
+        select(Project).where(col(Project.org_id) == org_id, col(Project.key) == key.strip())
+    )
+    if project is None:
+        raise Rejected("NOT_FOUND", f"No project {key!r}.", ["projectKey"])
+    return project
+
+
+def _clean_role_name(raw: str) -> str:
+    name = clean_label(raw, "name", ROLE_NAME_MAX)
+    if name.upper().replace(" ", "_") in {r.value for r in GlobalRole}:
+        raise Rejected(
+            "ROLE_NAME_SHADOWS_GLOBAL",
+            f"{name!r} is the name of a global role; choose another.",
+            ["name"],
+        )
+    return name
+
+
+def _clean_basic(actions: Sequence[ArtifactAction]) -> int:
+    if not actions:
+        raise Rejected("NO_ACTIONS", "A role has at least one action.", ["actions"])
+    return mask(actions)
+
+
+def _clean_advanced(raw: Sequence[tuple[ResourceType, Sequence[ArtifactAction]]]) -> dict[str, int]:
+    if not raw:
+        raise Rejected("NO_ACTIONS", "Give actions for at least one resource type.", ["advanced"])
+    out: dict[str, int] = {}
+    for index, (kind, actions) in enumerate(raw):
+        path = ["advanced", str(index)]
+        supported = PROJECT_ACTIONS_BY_TYPE.get(kind)
+        if supported is None:
+            raise Rejected(
+                "UNSUPPORTED_RESOURCE_TYPE",
+                f"Project roles cover {', '.join(t.value for t in PROJECT_ACTIONS_BY_TYPE)}.",
+                [*path, "resourceType"],
+            )
+        if kind.value in out:
+            raise Rejected("DUPLICATE_RESOURCE_TYPE", f"{kind.value} is listed twice.", path)
+        if not actions:
+            raise Rejected("NO_ACTIONS", "Give at least one action.", [*path, "actions"])
+        extra = [a for a in actions if a not in supported]
+        if extra:
+            raise Rejected(
+                "ACTION_NOT_SUPPORTED",
+                f"{', '.join(a.value for a in extra)} does not apply to {kind.value}.",
+                [*path, "actions"],
+            )
+        out[kind.value] = mask(actions)
+    return out
+
+
+def role_snapshot(role: ProjectRole) -> dict[str, object]:
+    return {
+        "name": role.name,
+        "environments": list(role.environments),
+        "mode": "ADVANCED" if role.advanced else "BASIC",
+        "actions": [a.value for a in actions_of(role.basic_actions)],
+        "advanced": {k: [a.value for a in actions_of(v)] for k, v in role.advanced_actions.items()},
+    }
+
+
+async def create_project_role(
+    services: Services, principal: Principal, project_key: str, data: RoleInput
+) -> ProjectRole:
+    """R29: a name that is not a global role's, environments (default DEV), and basic or
+    advanced actions."""
+    require(services.policy, principal, Action.MANAGE_PROJECT_ROLES)
+    assert principal.org_id is not None
+    if data.actions is not None and data.advanced is not None:
+        raise Rejected(
+            "INVALID_INPUT", "Give basic actions or advanced ones, not both.", ["advanced"]
+        )
+    name = _clean_role_name(data.name or "")
+    envs = clean_environments(data.environments) if data.environments is not None else ["DEV"]
+    advanced = _clean_advanced(data.advanced) if data.advanced is not None else None
+    basic = _clean_basic(data.actions or ()) if advanced is None else 0
+    now = services.clock.now()
+    async with services.db.write() as session:
+        await lock_organization(session, principal.org_id)
+        await require_now(services, session, principal, Action.MANAGE_PROJECT_ROLES)
+        project = await load_project(session, principal.org_id, project_key)
+        assert project.id is not None
+        await _refuse_taken(session, project.id, name)
+        role = ProjectRole(
+            project_id=project.id,
+            name=name,
+            name_normalized=name.casefold(),
+            environments=envs,
+            advanced=advanced is not None,
+            basic_actions=basic,
+            advanced_actions=advanced or {},
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(role)
+        await session.flush()
+        await bump(session, principal.org_id)
+        audit.record(
+            session,
+            principal,
+            "project_role.create",
+            org_id=principal.org_id,
+            now=now,
+            target=project,
+            target_label=f"{project.key}/{name}",
+            after=role_snapshot(role),
+        )
+    return role
+
+
+async def _refuse_taken(
+    session: AsyncSession, project_id: int, name: str, exclude_id: int | None = None
+) -> None:
+    where = [
+        col(ProjectRole.project_id) == project_id,
+        col(ProjectRole.name_normalized) == name.casefold(),
+    ]
+    if exclude_id is not None:
+        where.append(col(ProjectRole.id) != exclude_id)
+    if await session.scalar(select(func.count()).select_from(ProjectRole).where(*where)):
+        raise Rejected("ROLE_NAME_TAKEN", f"The project has a role named {name!r}.", ["name"])
+
+
+async def _load_role(session: AsyncSession, project: Project, name: str) -> ProjectRole:
+    role = await session.scalar(
+        select(ProjectRole).where(
+            col(ProjectRole.project_id) == project.id,
+            col(ProjectRole.name_normalized) == " ".join(name.split()).casefold(),
+        )
+    )
+    if role is None:
+        raise Rejected("NOT_FOUND", f"No role {name!r} in project {project.key!r}.", ["roleName"])
+    return role
+
+
+async def update_project_role(
+    services: Services, principal: Principal, project_key: str, role_name: str, data: RoleInput
+) -> RoleChange:
+    """Giving basic `actions` to an advanced role switches it to basic and drops its advanced
+    actions (R29); the change reports what was dropped."""
+    require(services.policy, principal, Action.MANAGE_PROJECT_ROLES)
+    assert principal.org_id is not None
+    if data.actions is not None and data.advanced is not None:
+        raise Rejected(
+            "INVALID_INPUT", "Give basic actions or advanced ones, not both.", ["advanced"]
+        )
+    name = _clean_role_name(data.name) if data.name is not None else None
+    envs = clean_environments(data.environments) if data.environments is not None else None
+    advanced = _clean_advanced(data.advanced) if data.advanced is not None else None
+    basic = _clean_basic(data.actions) if data.actions is not None else None
+    now = services.clock.now()
+    async with services.db.write() as session:
+        await lock_organization(session, principal.org_id)
+        await require_now(services, session, principal, Action.MANAGE_PROJECT_ROLES)
+        project = await load_project(session, principal.org_id, project_key)
+        role = await _load_role(session, project, role_name)
+        before = role_snapshot(role)
+        dropped: dict[str, int] = {}
+        if name is not None and name.casefold() != role.name_normalized:
+            assert project.id is not None
+            await _refuse_taken(session, project.id, name, role.id)
+        if name is not None:
+            role.name, role.name_normalized = name, name.casefold()
+        if envs is not None:
+            role.environments = envs
+        if basic is not None:
+            if role.advanced:
+                dropped = dict(role.advanced_actions)
+            role.advanced, role.basic_actions, role.advanced_actions = False, basic, {}
+        if advanced is not None:
+            role.advanced, role.basic_actions, role.advanced_actions = True, 0, advanced
+        after = role_snapshot(role)
+        if after != before:
+            role.updated_at = now
+            await bump(session, principal.org_id)
+            audit.record(
+                session,
+                principal,
+                "project_role.update",
+                org_id=principal.org_id,
+                now=now,
+                target=project,
+                target_label=f"{project.key}/{role.name}",
+                before=before,
+                after=after,
+            )
+    return RoleChange(role, dropped)
+
+
+async def delete_project_role(
+    services: Services, principal: Principal, project_key: str, role_name: str
+) -> str:
+    require(services.policy, principal, Action.MANAGE_PROJECT_ROLES)
+    assert principal.org_id is not None
+    now = services.clock.now()
+    async with services.db.write() as session:
+        await lock_organization(session, principal.org_id)
+        await require_now(services, session, principal, Action.MANAGE_PROJECT_ROLES)
+        project = await load_project(session, principal.org_id, project_key)
+        role = await _load_role(session, project, role_name)
+        audit.record(
+            session,
+            principal,
+            "project_role.delete",
+            org_id=principal.org_id,
+            now=now,
+            target=project,
+            target_label=f"{project.key}/{role.name}",
+            before=role_snapshot(role),
+        )
+        await session.delete(role)
+        await bump(session, principal.org_id)
+    return role.name
+
+
+async def roles_of_projects(
+    services: Services, project_ids: Sequence[int]
+) -> dict[int, list[ProjectRole]]:
+    """The roles of several projects, in one statement."""
+    async with services.db.session() as session:
+        rows = (
+            await session.execute(
+                select(ProjectRole)
+                .where(col(ProjectRole.project_id).in_(project_ids))
+                .order_by(col(ProjectRole.name_normalized))
+            )
+        ).scalars()
+        found: dict[int, list[ProjectRole]] = {pk: [] for pk in project_ids}
+        for row in rows:
+            found[row.project_id].append(row)
+    return found

@@ -14,10 +14,42 @@ from accessgraph.resolvers import projects
 from accessgraph.resolvers.pagination import PageArgs
 from accessgraph.schema.base import Connection, Node, UserError, to_global_id
 from accessgraph.schema.context import Context
-from accessgraph.schema.enums import ArtifactAction, Environment
+from accessgraph.schema.enums import ArtifactAction, Environment, ResourceType
 from accessgraph.schema.helpers import attempt
 
 Info = strawberry.Info[Context, None]
+
+
+@strawberry.type(description="Actions on one resource type.")
+class ResourceActions:
+    resource_type: ResourceType
+    actions: list[ArtifactAction]
+
+
+def _advanced(bits_by_type: dict[str, int]) -> list[ResourceActions]:
+    return [
+        ResourceActions(resource_type=models.ResourceType(kind), actions=actions_of(bits))
+        for kind, bits in bits_by_type.items()
+    ]
+
+
+@strawberry.type(description="A custom role of one project (R29).")
+class ProjectRole:
+    name: str
+    environments: list[Environment]
+    mode: str = strawberry.field(description="BASIC (one set of actions) or ADVANCED (per type).")
+    actions: list[ArtifactAction] = strawberry.field(description="Basic mode: every type.")
+    advanced_actions: list[ResourceActions] = strawberry.field(description="Advanced mode.")
+
+    @classmethod
+    def of(cls, row: models.ProjectRole) -> ProjectRole:
+        return cls(
+            name=row.name,
+            environments=[models.Environment(e) for e in row.environments],
+            mode="ADVANCED" if row.advanced else "BASIC",
+            actions=actions_of(row.basic_actions),
+            advanced_actions=_advanced(row.advanced_actions),
+        )
 
 
 @strawberry.type(description="A project (R27): it holds resources, roles and members.")
@@ -25,6 +57,13 @@ class Project(Node):
     key: str
     name: str
     created_at: datetime
+    _model: strawberry.Private[models.Project]
+
+    @strawberry.field(description="The project's own roles (global roles: `globalRoles`).")
+    async def roles(self, info: Info) -> list[ProjectRole]:
+        assert self._model.id is not None
+        rows = await info.context.loaders.roles_of_project.load(self._model.id)
+        return [ProjectRole.of(row) for row in rows]
 
     @classmethod
     def of(cls, row: models.Project) -> Project:
@@ -34,6 +73,7 @@ class Project(Node):
             key=row.key,
             name=row.name,
             created_at=row.created_at,
+            _model=row,
         )
 
 
@@ -82,6 +122,71 @@ class UpdateGlobalRoleInput:
 class UpdateGlobalRolePayload:
     global_role: GlobalRole | None
     errors: list[UserError]
+
+
+@strawberry.input
+class ResourceActionsInput:
+    resource_type: ResourceType
+    actions: list[ArtifactAction]
+
+
+@strawberry.input(description="Basic `actions` or `advancedActions`, not both.")
+class CreateProjectRoleInput:
+    project_key: str
+    name: str
+    environments: list[Environment] = strawberry.field(
+        default_factory=lambda: [models.Environment.DEV], description="Default: DEV."
+    )
+    actions: list[ArtifactAction] | None = None
+    advanced_actions: list[ResourceActionsInput] | None = None
+
+
+@strawberry.input(
+    description="Omitted fields keep their value. Basic `actions` on an advanced role switch "
+    "it to basic and drop its advanced actions (reported in the payload)."
+)
+class UpdateProjectRoleInput:
+    project_key: str
+    role_name: str
+    name: str | None = None
+    environments: list[Environment] | None = None
+    actions: list[ArtifactAction] | None = None
+    advanced_actions: list[ResourceActionsInput] | None = None
+
+
+@strawberry.input
+class DeleteProjectRoleInput:
+    project_key: str
+    role_name: str
+
+
+@strawberry.type
+class ProjectRolePayload:
+    role: ProjectRole | None
+    dropped_advanced_actions: list[ResourceActions] = strawberry.field(
+        description="Advanced actions removed by switching the role to basic (R29)."
+    )
+    errors: list[UserError]
+
+
+@strawberry.type
+class DeleteProjectRolePayload:
+    deleted_role_name: str | None
+    errors: list[UserError]
+
+
+def _role_input(
+    name: str | None,
+    environments: list[models.Environment] | None,
+    actions: list[ArtifactAction] | None,
+    advanced: list[ResourceActionsInput] | None,
+) -> projects.RoleInput:
+    return projects.RoleInput(
+        name=name,
+        environments=environments,
+        actions=actions,
+        advanced=[(a.resource_type, a.actions) for a in advanced] if advanced is not None else None,
+    )
 
 
 @strawberry.type
@@ -141,3 +246,47 @@ class ProjectMutations:
         return UpdateGlobalRolePayload(
             global_role=GlobalRole.of(view) if view else None, errors=errors
         )
+
+    @strawberry.mutation(extensions=requires(Action.MANAGE_PROJECT_ROLES), description="R29.")
+    async def create_project_role(
+        self, info: Info, input: CreateProjectRoleInput
+    ) -> ProjectRolePayload | None:
+        ctx = info.context
+        data = _role_input(input.name, input.environments, input.actions, input.advanced_actions)
+        row, errors = await attempt(
+            projects.create_project_role(ctx.services, ctx.principal, input.project_key, data)
+        )
+        return ProjectRolePayload(
+            role=ProjectRole.of(row) if row else None, dropped_advanced_actions=[], errors=errors
+        )
+
+    @strawberry.mutation(extensions=requires(Action.MANAGE_PROJECT_ROLES), description="R29.")
+    async def update_project_role(
+        self, info: Info, input: UpdateProjectRoleInput
+    ) -> ProjectRolePayload | None:
+        ctx = info.context
+        data = _role_input(input.name, input.environments, input.actions, input.advanced_actions)
+        change, errors = await attempt(
+            projects.update_project_role(
+                ctx.services, ctx.principal, input.project_key, input.role_name, data
+            )
+        )
+        if change is None:
+            return ProjectRolePayload(role=None, dropped_advanced_actions=[], errors=errors)
+        return ProjectRolePayload(
+            role=ProjectRole.of(change.role),
+            dropped_advanced_actions=_advanced(change.dropped_advanced),
+            errors=[],
+        )
+
+    @strawberry.mutation(extensions=requires(Action.MANAGE_PROJECT_ROLES), description="R29.")
+    async def delete_project_role(
+        self, info: Info, input: DeleteProjectRoleInput
+    ) -> DeleteProjectRolePayload | None:
+        ctx = info.context
+        name, errors = await attempt(
+            projects.delete_project_role(
+                ctx.services, ctx.principal, input.project_key, input.role_name
+            )
+        )
+        return DeleteProjectRolePayload(deleted_role_name=name, errors=errors)

@@ -58,7 +58,7 @@ DEFAULTS = [
 async def state(services: Services) -> dict[str, Any]:
     snapshot: dict[str, Any] = await database_state(services)
     async with services.db.session() as session:
-        for table in ("projects", "global_role_settings", "project_roles"):
+        for table in ("projects", "global_role_settings", "project_roles", "project_members"):
             rows = await session.execute(text(f"SELECT * FROM {table} ORDER BY id"))
             snapshot[table] = [tuple(row) for row in rows]
     return snapshot
@@ -347,3 +347,169 @@ async def test_project_roles_are_managed_by_admins(
     assert await state(services) == before
     body = await api(DELETE_ROLE, {"key": "payments", "name": "qa"}, as_=world.admin)
     assert payload(body, "deleteProjectRole") == {"deletedRoleName": "QA", "errors": []}
+
+
+# --- members and project grants in checkAccess (R30, R34) ---------------------------------------
+
+ASSIGN = """
+mutation($key: String!, $user: ID, $group: ID, $roles: [String!]!) {
+  assignProjectRole(input: {projectKey: $key, userId: $user, groupId: $group, roles: $roles}) {
+    project { key members { totalCount edges { roles node { __typename ... on User { email } ... on Group { name } } } } }
+    errors { code field }
+  }
+}"""
+REMOVE = """
+mutation($key: String!, $user: ID) {
+  removeProjectMember(input: {projectKey: $key, userId: $user}) { errors { code } }
+}"""
+CHECK = """
+query($action: String!, $env: Environment, $type: ResourceType = REPOSITORY) {
+  checkAccess(input: {action: $action, resourceType: $type, resourceName: "payments-libs",
+                      projectKey: "payments", environment: $env}) {
+    allowed grants { source name action via }
+  }
+}"""
+
+
+async def _lead_developer(api: Api, world: World) -> None:
+    await _project(api, world)
+    body = await api(
+        CREATE_ROLE,
+        {
+            "input": {
+                "projectKey": "payments",
+                "name": "Lead Developer",
+                "actions": ["WRITE", "DELETE"],
+            }
+        },
+        as_=world.admin,
+    )
+    payload(body, "createProjectRole")
+
+
+async def _allowed(api: Api, actor: Any, action: str, env: str, kind: str = "REPOSITORY") -> bool:
+    body = await api(CHECK, {"action": action, "env": env, "type": kind}, as_=actor)
+    assert not body.get("errors"), body
+    return bool(body["data"]["checkAccess"]["allowed"])
+
+
+async def test_check_access_seed_example_developer_plus_lead_developer(
+    api: Api, world: World
+) -> None:
+    """R30, the seed's example: Developer (READ, WRITE in DEV and PROD) plus Lead Developer
+    (WRITE, DELETE in DEV) may DELETE in DEV and not in PROD."""
+    await _lead_developer(api, world)
+    body = await api(
+        ASSIGN,
+        {"key": "payments", "user": world.dev.id, "roles": ["DEVELOPER", "Lead Developer"]},
+        as_=world.admin,
+    )
+    members = payload(body, "assignProjectRole")["project"]["members"]
+    assert members["edges"] == [
+        {
+            "roles": ["DEVELOPER", "Lead Developer"],
+            "node": {"__typename": "User", "email": "dev@acme.test"},
+        }
+    ]
+    expected = {
+        ("READ", "DEV"): True, ("READ", "PROD"): True,
+        ("WRITE", "DEV"): True, ("WRITE", "PROD"): True,
+        ("DELETE", "DEV"): True, ("DELETE", "PROD"): False,
+        ("MANAGE", "DEV"): False, ("MANAGE", "PROD"): False,
+    }  # fmt: skip
+    for (action, env), allowed in expected.items():
+        assert await _allowed(api, world.dev, action, env) is allowed, (action, env)
+    body = await api(CHECK, {"action": "DELETE", "env": "DEV"}, as_=world.dev)
+    assert body["data"]["checkAccess"]["grants"] == [
+        {"source": "PROJECT_ROLE", "name": "Lead Developer", "action": "DELETE", "via": "user"}
+    ]
+    # Without an environment, roles (which hold per environment) grant nothing.
+    body = await api(CHECK, {"action": "READ", "env": None}, as_=world.dev)
+    assert body["data"]["checkAccess"]["allowed"] is False
+
+
+async def test_check_access_project_roles_through_a_group_and_removal(
+    api: Api, world: World
+) -> None:
+    """R30: roles held through a group count, listed via the group; removing the member takes
+    effect on the very next check."""
+    await _project(api, world)
+    body = await api(
+        """mutation($d: ID!) { createGroup(input: {name: "Payments team", memberIds: [$d]}) { group { id } } }""",
+        {"d": world.dev2.id},
+        as_=world.admin,
+    )
+    group = payload(body, "createGroup")["group"]["id"]
+    body = await api(
+        ASSIGN, {"key": "payments", "group": group, "roles": ["VIEWER"]}, as_=world.admin
+    )
+    assert payload(body, "assignProjectRole")["errors"] == []
+    body = await api(CHECK, {"action": "READ", "env": "PROD"}, as_=world.dev2)
+    assert body["data"]["checkAccess"] == {
+        "allowed": True,
+        "grants": [
+            {
+                "source": "PROJECT_ROLE",
+                "name": "VIEWER",
+                "action": "READ",
+                "via": "group Payments team",
+            }
+        ],
+    }
+    assert await _allowed(api, world.dev2, "WRITE", "DEV") is False
+    assert await _allowed(api, world.dev, "READ", "DEV") is False  # not in the group
+    body = await api(
+        ASSIGN, {"key": "payments", "user": world.dev.id, "roles": ["CONTRIBUTOR"]}, as_=world.admin
+    )
+    assert await _allowed(api, world.dev, "WRITE", "DEV") is True
+    assert await _allowed(api, world.dev, "WRITE", "PROD") is False  # CONTRIBUTOR: DEV only
+    payload(
+        await api(REMOVE, {"key": "payments", "user": world.dev.id}, as_=world.admin),
+        "removeProjectMember",
+    )
+    assert await _allowed(api, world.dev, "WRITE", "DEV") is False
+
+
+async def test_update_global_role_is_seen_by_every_project_at_once(api: Api, world: World) -> None:
+    """R28: admins edit a global role; every project (and the next check) sees the change."""
+    await _project(api, world)
+    payload(
+        await api(
+            ASSIGN, {"key": "payments", "user": world.dev.id, "roles": ["VIEWER"]}, as_=world.admin
+        ),
+        "assignProjectRole",
+    )
+    assert await _allowed(api, world.dev, "WRITE", "DEV") is False
+    body = await api(
+        UPDATE_GLOBAL_ROLE,
+        {"name": "VIEWER", "envs": ["DEV"], "actions": ["READ", "WRITE"]},
+        as_=world.admin,
+    )
+    assert payload(body, "updateGlobalRole")["errors"] == []
+    assert await _allowed(api, world.dev, "WRITE", "DEV") is True
+    assert await _allowed(api, world.dev, "READ", "PROD") is False
+
+
+async def test_assign_project_role_bad_input_changes_nothing(
+    api: Api, world: World, services: Services
+) -> None:
+    await _lead_developer(api, world)
+    await _project(api, world, "billing")
+    before = await state(services)
+    for variables, code in (
+        ({"key": "billing", "user": world.dev.id, "roles": ["Lead Developer"]}, "ROLE_NOT_IN_PROJECT"),
+        ({"key": "payments", "user": world.dev.id, "roles": ["Astronaut"]}, "NOT_FOUND"),
+        ({"key": "payments", "user": world.dev.id, "roles": []}, "NO_ROLES"),
+        ({"key": "payments", "roles": ["VIEWER"]}, "INVALID_INPUT"),
+        ({"key": "payments", "user": world.other_admin.id, "roles": ["VIEWER"]}, "NOT_FOUND"),
+        ({"key": "nope", "user": world.dev.id, "roles": ["VIEWER"]}, "NOT_FOUND"),
+    ):  # fmt: skip
+        body = await api(ASSIGN, variables, as_=world.admin)
+        assert user_error_codes(body, "assignProjectRole") == [code], (variables, body)
+    body = await api(REMOVE, {"key": "payments", "user": world.dev.id}, as_=world.admin)
+    assert user_error_codes(body, "removeProjectMember") == ["NOT_MEMBER"]
+    body = await api(
+        ASSIGN, {"key": "payments", "user": world.dev.id, "roles": ["VIEWER"]}, as_=world.dev
+    )
+    assert_no_permission(body, "assignProjectRole")
+    assert await state(services) == before

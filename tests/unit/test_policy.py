@@ -288,6 +288,8 @@ FIELD_ACTIONS: dict[str, Action] = {
     "createProjectRole": Action.MANAGE_PROJECT_ROLES,
     "updateProjectRole": Action.MANAGE_PROJECT_ROLES,
     "deleteProjectRole": Action.MANAGE_PROJECT_ROLES,
+    "assignProjectRole": Action.MANAGE_PROJECT_ROLES,
+    "removeProjectMember": Action.MANAGE_PROJECT_ROLES,
     "permissionTargets": Action.LIST_PERMISSION_TARGETS,
     "createPermissionTarget": Action.MANAGE_ACCESS,
     "updatePermissionTarget": Action.EDIT_TARGET_GRANTS,

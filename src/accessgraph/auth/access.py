@@ -172,6 +172,22 @@ class Applied:
     actions: int
 
 
+@dataclass(frozen=True, slots=True)
+class CompiledRole:
+    """A global or project role as it holds in one project (R28-R30)."""
+
+    name: str
+    environments: frozenset[str]
+    basic: int = 0  # every resource type (where the action exists)
+    advanced: Mapping[str, int] | None = None  # resource type -> actions
+
+    def bits_for(self, resource_type: ResourceType) -> int:
+        if self.advanced is not None:
+            return self.advanced.get(resource_type.value, 0)
+        exists = PROJECT_ACTIONS_BY_TYPE.get(resource_type, ACTIONS_BY_TYPE.get(resource_type, ()))
+        return self.basic & mask(exists)
+
+
 @dataclass
 class AccessIndex:
     org_id: int
@@ -180,6 +196,11 @@ class AccessIndex:
     targets: dict[int, CompiledTarget]
     groups_of_user: Mapping[int, frozenset[int]]
     group_names: Mapping[int, str]
+    # Projects: key -> id, and each member's roles per project (R30).
+    projects: Mapping[str, int] = field(default_factory=dict)
+    member_roles: Mapping[tuple[int, PrincipalKey], tuple[CompiledRole, ...]] = field(
+        default_factory=dict
+    )
     # principal -> [(target, actions)], so a check visits only targets granting it something
     by_principal: dict[PrincipalKey, list[tuple[CompiledTarget, int]]] = field(init=False)
 

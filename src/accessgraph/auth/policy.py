@@ -424,6 +424,35 @@ class PermissionTargetGrants:
         return []
 
 
+class ProjectRoleGrants:
+    """R28-R30: the global and project roles a user holds in the resource's project, directly or
+    through their groups, each only in its environments."""
+
+    per_resource = True
+
+    def grants(
+        self, principal: Principal, resource: Resource | None
+    ) -> Iterable[tuple[Permission, Grant]]:
+        if not isinstance(resource, ArtifactResource) or resource.project_key is None:
+            return
+        index = resource.index
+        project_id = index.projects.get(resource.project_key)
+        if project_id is None or resource.environment is None:
+            return
+        for key in index.keys_for(principal.user_id, principal.group_id):
+            for role in index.member_roles.get((project_id, key), ()):
+                if resource.environment.value not in role.environments:
+                    continue
+                bits = role.bits_for(resource.type)
+                via = index.describe(key)
+                for action in ArtifactAction:
+                    if bits & action.bit:
+                        yield action, Grant("PROJECT_ROLE", role.name, action.value, via)
+
+    def holders(self, permission: Permission) -> Iterable[str]:
+        return []
+
+
 # The memo of principal-level grants is keyed by the frozen principal snapshot, so it stays
 # exact as long as those sources read nothing beyond it.
 _HELD_CACHE_SIZE = 4096
@@ -584,6 +613,7 @@ def default_policy() -> Policy:
             AdministratorGrants(),
             SubscriptionRoleGrants(),
             PermissionTargetGrants(),
+            ProjectRoleGrants(),
         ]
     )
 

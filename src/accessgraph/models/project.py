@@ -12,7 +12,8 @@ from datetime import datetime
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from accessgraph.models.base import UTCDateTime
+from accessgraph.models.base import UTCDateTime, enum_column
+from accessgraph.models.enums import PrincipalType
 
 PROJECT_KEY_MAX = 32
 PROJECT_NAME_MAX = 100
@@ -69,3 +70,26 @@ class ProjectRole(SQLModel, table=True):
     )
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ProjectMember(SQLModel, table=True):
+    """A user or group that holds roles in a project (R30)."""
+
+    __tablename__ = "project_members"
+    __table_args__ = (
+        UniqueConstraint(
+            "project_id", "principal_type", "principal_id", name="uq_project_members_principal"
+        ),
+        Index("ix_project_members_principal", "principal_type", "principal_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    principal_type: PrincipalType = Field(sa_type=enum_column(PrincipalType))
+    principal_id: int  # a user's or a group's id
+    # The member's roles: global role names, and project role ids of this project.
+    global_roles: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    project_role_ids: list[int] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
+    created_at: datetime = Field(sa_type=UTCDateTime)

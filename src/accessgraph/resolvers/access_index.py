@@ -12,18 +12,30 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
+from collections.abc import Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from accessgraph.auth.access import AccessIndex, CompiledTarget, PrincipalKey, ResourceMatcher
+from accessgraph.auth.access import (
+    AccessIndex,
+    CompiledRole,
+    CompiledTarget,
+    PrincipalKey,
+    ResourceMatcher,
+)
+from accessgraph.auth.projects import GLOBAL_ROLE_DEFAULTS
 from accessgraph.db import Database
 from accessgraph.models import (
+    GlobalRoleSetting,
     Group,
     GroupMember,
     Organization,
     PermissionTarget,
+    Project,
+    ProjectMember,
+    ProjectRole,
     ResourceType,
     TargetGrant,
     TargetResourceSet,
@@ -104,11 +116,62 @@ async def build(db: Database, org_id: int) -> AccessIndex:
                 .where(col(Group.org_id) == org_id, col(User.deleted_at).is_(None))
             )
         ).all()
+        projects = (
+            await session.execute(
+                select(col(Project.id), col(Project.key)).where(col(Project.org_id) == org_id)
+            )
+        ).all()
+        project_ids = [pk for pk, _ in projects]
+        roles = (
+            (
+                await session.execute(
+                    select(ProjectRole).where(col(ProjectRole.project_id).in_(project_ids))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        members = (
+            (
+                await session.execute(
+                    select(ProjectMember).where(col(ProjectMember.project_id).in_(project_ids))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        settings = (
+            (
+                await session.execute(
+                    select(GlobalRoleSetting).where(col(GlobalRoleSetting.org_id) == org_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
         groups = (
             await session.execute(
                 select(col(Group.id), col(Group.name)).where(col(Group.org_id) == org_id)
             )
         ).all()
+    global_roles = _global_roles(settings)
+    project_roles = {
+        role.id: CompiledRole(
+            role.name,
+            frozenset(role.environments),
+            role.basic_actions,
+            dict(role.advanced_actions) if role.advanced else None,
+        )
+        for role in roles
+        if role.id is not None
+    }
+    member_roles = {
+        (m.project_id, (m.principal_type, m.principal_id)): tuple(
+            [global_roles[g] for g in m.global_roles if g in global_roles]
+            + [project_roles[r] for r in m.project_role_ids if r in project_roles]
+        )
+        for m in members
+    }
     resources: defaultdict[int, dict[ResourceType, ResourceMatcher]] = defaultdict(dict)
     for row in sets:
         resources[row.target_id][row.type] = ResourceMatcher.of(
@@ -132,4 +195,20 @@ async def build(db: Database, org_id: int) -> AccessIndex:
         targets=compiled,
         groups_of_user={u: frozenset(g) for u, g in groups_of_user.items()},
         group_names={pk: name for pk, name in groups if pk is not None},
+        projects={key: pk for pk, key in projects if pk is not None},
+        member_roles=member_roles,
     )
+
+
+def _global_roles(settings: Sequence[GlobalRoleSetting]) -> dict[str, CompiledRole]:
+    """The five global roles with this organization's edits (R28)."""
+    edited = {row.name: row for row in settings}
+    out = {}
+    for role, default in GLOBAL_ROLE_DEFAULTS.items():
+        row = edited.get(role.value)
+        if row is None:
+            envs = frozenset(e.value for e in default.environments)
+            out[role.value] = CompiledRole(role.value, envs, default.actions)
+        else:
+            out[role.value] = CompiledRole(role.value, frozenset(row.environments), row.actions)
+    return out

@@ -22,7 +22,17 @@ from accessgraph.auth.principal import Principal
 from accessgraph.auth.projects import GLOBAL_ROLE_DEFAULTS, GlobalRole, RoleRights
 from accessgraph.db import lock_organization
 from accessgraph.errors import Rejected
-from accessgraph.models import Environment, GlobalRoleSetting, Project, ProjectRole, ResourceType
+from accessgraph.models import (
+    Environment,
+    GlobalRoleSetting,
+    Group,
+    PrincipalType,
+    Project,
+    ProjectMember,
+    ProjectRole,
+    ResourceType,
+    User,
+)
 from accessgraph.models.project import PROJECT_NAME_MAX, ROLE_NAME_MAX
 from accessgraph.resolvers import audit
 from accessgraph.resolvers.access_index import bump
@@ -458,3 +468,161 @@ async def roles_of_projects(
         for row in rows:
             found[row.project_id].append(row)
     return found
+
+
+# --- members (R30) ----------------------------------------------------------------------------
+
+
+async def _principal_key(
+    session: AsyncSession, org_id: int, user_id: int | None, group_id: int | None
+) -> tuple[PrincipalType, int, str]:
+    """The member named by exactly one of user_id and group_id, with a label for the log."""
+    if (user_id is None) == (group_id is None):
+        raise Rejected("INVALID_INPUT", "Give either userId or groupId.", ["userId"])
+    if user_id is not None:
+        user = await session.get(User, user_id)
+        if user is None or user.org_id != org_id or user.deleted_at is not None:
+            raise Rejected("NOT_FOUND", "User not found.", ["userId"])
+        return PrincipalType.USER, user_id, user.email
+    assert group_id is not None
+    group = await session.get(Group, group_id)
+    if group is None or group.org_id != org_id:
+        raise Rejected("NOT_FOUND", "Group not found.", ["groupId"])
+    return PrincipalType.GROUP, group_id, f"group {group.name}"
+
+
+async def _resolve_roles(
+    session: AsyncSession, org_id: int, project: Project, names: Sequence[str]
+) -> tuple[list[str], list[int]]:
+    """Global role names and this project's role ids; a role of another project is refused."""
+    if not names:
+        raise Rejected("NO_ROLES", "Assign at least one role.", ["roles"])
+    global_names: list[str] = []
+    role_ids: list[int] = []
+    for index, raw in enumerate(names):
+        wanted = " ".join(raw.split())
+        as_global = wanted.upper().replace(" ", "_")
+        if as_global in {r.value for r in GlobalRole}:
+            if as_global not in global_names:
+                global_names.append(as_global)
+            continue
+        role = await session.scalar(
+            select(ProjectRole).where(
+                col(ProjectRole.project_id) == project.id,
+                col(ProjectRole.name_normalized) == wanted.casefold(),
+            )
+        )
+        if role is not None and role.id is not None:
+            if role.id not in role_ids:
+                role_ids.append(role.id)
+            continue
+        elsewhere = await session.scalar(
+            select(func.count())
+            .select_from(ProjectRole)
+            .join(Project, col(Project.id) == col(ProjectRole.project_id))
+            .where(
+                col(Project.org_id) == org_id, col(ProjectRole.name_normalized) == wanted.casefold()
+            )
+        )
+        code = "ROLE_NOT_IN_PROJECT" if elsewhere else "NOT_FOUND"
+        raise Rejected(code, f"{project.key!r} has no role {wanted!r}.", ["roles", str(index)])
+    return global_names, role_ids
+
+
+async def assign_project_role(
+    services: Services,
+    principal: Principal,
+    project_key: str,
+    user_id: int | None,
+    group_id: int | None,
+    roles: Sequence[str],
+) -> Project:
+    """R30: the user or group becomes a member with exactly these roles (global or of this
+    project)."""
+    require(services.policy, principal, Action.MANAGE_PROJECT_ROLES)
+    assert principal.org_id is not None
+    now = services.clock.now()
+    async with services.db.write() as session:
+        await lock_organization(session, principal.org_id)
+        await require_now(services, session, principal, Action.MANAGE_PROJECT_ROLES)
+        project = await load_project(session, principal.org_id, project_key)
+        kind, pk, label = await _principal_key(session, principal.org_id, user_id, group_id)
+        global_names, role_ids = await _resolve_roles(session, principal.org_id, project, roles)
+        member = await session.scalar(
+            select(ProjectMember).where(
+                col(ProjectMember.project_id) == project.id,
+                col(ProjectMember.principal_type) == kind,
+                col(ProjectMember.principal_id) == pk,
+            )
+        )
+        before = (
+            {"globalRoles": member.global_roles, "projectRoleIds": member.project_role_ids}
+            if member
+            else None
+        )
+        if member is None:
+            assert project.id is not None
+            member = ProjectMember(
+                project_id=project.id, principal_type=kind, principal_id=pk, created_at=now
+            )
+            session.add(member)
+        member.global_roles, member.project_role_ids = global_names, role_ids
+        await session.flush()
+        await bump(session, principal.org_id)
+        audit.record(
+            session,
+            principal,
+            "project.member_assign",
+            org_id=principal.org_id,
+            now=now,
+            target=project,
+            target_label=f"{project.key}: {label}",
+            before=before,
+            after={"globalRoles": global_names, "projectRoleIds": role_ids},
+        )
+    return project
+
+
+async def remove_project_member(
+    services: Services,
+    principal: Principal,
+    project_key: str,
+    user_id: int | None,
+    group_id: int | None,
+) -> Project:
+    require(services.policy, principal, Action.MANAGE_PROJECT_ROLES)
+    assert principal.org_id is not None
+    now = services.clock.now()
+    async with services.db.write() as session:
+        await lock_organization(session, principal.org_id)
+        await require_now(services, session, principal, Action.MANAGE_PROJECT_ROLES)
+        project = await load_project(session, principal.org_id, project_key)
+        kind, pk, label = await _principal_key(session, principal.org_id, user_id, group_id)
+        member = await session.scalar(
+            select(ProjectMember).where(
+                col(ProjectMember.project_id) == project.id,
+                col(ProjectMember.principal_type) == kind,
+                col(ProjectMember.principal_id) == pk,
+            )
+        )
+        if member is None:
+            raise Rejected("NOT_MEMBER", f"{label} is not a member of {project.key!r}.", ["userId"])
+        audit.record(
+            session,
+            principal,
+            "project.member_remove",
+            org_id=principal.org_id,
+            now=now,
+            target=project,
+            target_label=f"{project.key}: {label}",
+            before={"globalRoles": member.global_roles, "projectRoleIds": member.project_role_ids},
+        )
+        await session.delete(member)
+        await bump(session, principal.org_id)
+    return project
+
+
+async def list_members(services: Services, project_id: int, args: PageArgs) -> Page[ProjectMember]:
+    return await fetch_page(
+        services.db, ProjectMember, col(ProjectMember.project_id) == project_id, args
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
@@ -11,11 +12,13 @@ from accessgraph.auth.access import actions_of
 from accessgraph.auth.directives import requires
 from accessgraph.auth.policy import Action
 from accessgraph.resolvers import projects
-from accessgraph.resolvers.pagination import PageArgs
-from accessgraph.schema.base import Connection, Node, UserError, to_global_id
+from accessgraph.resolvers.pagination import Page, PageArgs, encode_cursor
+from accessgraph.schema.access import Group
+from accessgraph.schema.base import Connection, Node, PageInfo, UserError, to_global_id
 from accessgraph.schema.context import Context
 from accessgraph.schema.enums import ArtifactAction, Environment, ResourceType
-from accessgraph.schema.helpers import attempt
+from accessgraph.schema.helpers import attempt, decode_id
+from accessgraph.schema.users import User
 
 Info = strawberry.Info[Context, None]
 
@@ -52,12 +55,91 @@ class ProjectRole:
         )
 
 
+ProjectPrincipal = Annotated[User | Group, strawberry.union("ProjectPrincipal")]
+
+
+@strawberry.type(description="A member of a project: a user or a group, with its roles.")
+class ProjectMemberEdge:
+    cursor: str
+    node: ProjectPrincipal
+    roles: list[str] = strawberry.field(description="Global role names and project role names.")
+
+
+@strawberry.type
+class ProjectMemberConnection:
+    edges: list[ProjectMemberEdge]
+    page_info: PageInfo
+    _page: strawberry.Private[Page[models.ProjectMember]]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self._page.count()
+
+
 @strawberry.type(description="A project (R27): it holds resources, roles and members.")
 class Project(Node):
     key: str
     name: str
     created_at: datetime
     _model: strawberry.Private[models.Project]
+
+    @strawberry.field(description="Users and groups with roles here (R30), roles on the edge.")
+    async def members(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> ProjectMemberConnection:
+        ctx = info.context
+        assert self._model.id is not None
+        page = await projects.list_members(
+            ctx.services,
+            self._model.id,
+            PageArgs(first=first, after=after, last=last, before=before),
+        )
+        role_names = {r.id: r.name for r in await ctx.loaders.roles_of_project.load(self._model.id)}
+        users = await ctx.loaders.user_by_id.load_many(
+            [m.principal_id for m in page.rows if m.principal_type == models.PrincipalType.USER]
+        )
+        groups = await ctx.loaders.group_by_id.load_many(
+            [m.principal_id for m in page.rows if m.principal_type == models.PrincipalType.GROUP]
+        )
+        found_users = {u.id: u for u in users if u is not None}
+        found_groups = {g.id: g for g in groups if g is not None}
+        edges = []
+        for member in page.rows:
+            assert member.id is not None
+            node: User | Group | None
+            if member.principal_type == models.PrincipalType.USER:
+                user = found_users.get(member.principal_id)
+                node = User.of(user, ctx) if user is not None else None
+            else:
+                group = found_groups.get(member.principal_id)
+                node = Group.of(group) if group is not None else None
+            if node is None:
+                continue
+            edges.append(
+                ProjectMemberEdge(
+                    cursor=encode_cursor(member.id),
+                    node=node,
+                    roles=[
+                        *member.global_roles,
+                        *(role_names[r] for r in member.project_role_ids if r in role_names),
+                    ],
+                )
+            )
+        return ProjectMemberConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=page.has_next,
+                has_previous_page=page.has_previous,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            _page=page,
+        )
 
     @strawberry.field(description="The project's own roles (global roles: `globalRoles`).")
     async def roles(self, info: Info) -> list[ProjectRole]:
@@ -189,6 +271,38 @@ def _role_input(
     )
 
 
+@strawberry.input(description="Either userId or groupId.")
+class AssignProjectRoleInput:
+    project_key: str
+    user_id: strawberry.ID | None = None
+    group_id: strawberry.ID | None = None
+    roles: list[str] = strawberry.field(
+        description="Global roles (DEVELOPER, ...) and this project's roles, by name."
+    )
+
+
+@strawberry.input(description="Either userId or groupId.")
+class RemoveProjectMemberInput:
+    project_key: str
+    user_id: strawberry.ID | None = None
+    group_id: strawberry.ID | None = None
+
+
+@strawberry.type
+class ProjectMemberPayload:
+    project: Project | None
+    errors: list[UserError]
+
+
+def _member_ids(
+    user_id: strawberry.ID | None, group_id: strawberry.ID | None
+) -> tuple[int | None, int | None]:
+    return (
+        decode_id(user_id, "User", "userId") if user_id is not None else None,
+        decode_id(group_id, "Group", "groupId") if group_id is not None else None,
+    )
+
+
 @strawberry.type
 class ProjectQueries:
     @strawberry.field(
@@ -290,3 +404,33 @@ class ProjectMutations:
             )
         )
         return DeleteProjectRolePayload(deleted_role_name=name, errors=errors)
+
+    @strawberry.mutation(extensions=requires(Action.MANAGE_PROJECT_ROLES), description="R30.")
+    async def assign_project_role(
+        self, info: Info, input: AssignProjectRoleInput
+    ) -> ProjectMemberPayload | None:
+        ctx = info.context
+
+        async def work() -> models.Project:
+            user_id, group_id = _member_ids(input.user_id, input.group_id)
+            return await projects.assign_project_role(
+                ctx.services, ctx.principal, input.project_key, user_id, group_id, input.roles
+            )
+
+        row, errors = await attempt(work())
+        return ProjectMemberPayload(project=Project.of(row) if row else None, errors=errors)
+
+    @strawberry.mutation(extensions=requires(Action.MANAGE_PROJECT_ROLES), description="R30.")
+    async def remove_project_member(
+        self, info: Info, input: RemoveProjectMemberInput
+    ) -> ProjectMemberPayload | None:
+        ctx = info.context
+
+        async def work() -> models.Project:
+            user_id, group_id = _member_ids(input.user_id, input.group_id)
+            return await projects.remove_project_member(
+                ctx.services, ctx.principal, input.project_key, user_id, group_id
+            )
+
+        row, errors = await attempt(work())
+        return ProjectMemberPayload(project=Project.of(row) if row else None, errors=errors)

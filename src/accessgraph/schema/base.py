@@ -55,6 +55,16 @@ class PageInfo:
     start_cursor: str | None
     end_cursor: str | None
 
+    @classmethod
+    def of(cls, page: Page[Any], cursors: list[str]) -> PageInfo:
+        """For a page whose rows carry `cursors` (in display order)."""
+        return cls(
+            has_next_page=page.has_next,
+            has_previous_page=page.has_previous,
+            start_cursor=cursors[0] if cursors else None,
+            end_cursor=cursors[-1] if cursors else None,
+        )
+
 
 @strawberry.type
 class Edge(Generic[T]):
@@ -80,12 +90,7 @@ class Connection(Generic[T]):
         return cls(
             edges=[Edge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
             nodes=nodes,
-            page_info=PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=page.has_previous,
-                start_cursor=cursors[0] if cursors else None,
-                end_cursor=cursors[-1] if cursors else None,
-            ),
+            page_info=PageInfo.of(page, cursors),
             _count=page.count,
         )
 

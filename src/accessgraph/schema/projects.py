@@ -132,12 +132,7 @@ class Project(Node):
             )
         return ProjectMemberConnection(
             edges=edges,
-            page_info=PageInfo(
-                has_next_page=page.has_next,
-                has_previous_page=page.has_previous,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+            page_info=PageInfo.of(page, [edge.cursor for edge in edges]),
             _page=page,
         )
 

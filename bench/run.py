@@ -3,11 +3,12 @@
     python bench/run.py [--quick] [--database-url URL] [--at-commit REV] [--wait-quiet S]
 
 1. Seed (bench/seed.py): one organization, 10,000 users, 50,000 tokens, 200 groups, 1,000
-   permission targets; cached between runs.
+   permission targets, 100 projects with 20 roles and 1,000 members each; cached between runs.
 2. Sign the admin in (a console session) and count the SQL statements of one request of each
    operation, in-process (httpx ASGITransport and a `before_cursor_execute` listener on the
-   app's engine), for first: 10 and first: 50, and for checkAccess allowed, denied and about
-   another user (plus the cold check that builds the access index).
+   app's engine), for first: 10 and first: 50, for checkAccess allowed, denied, about another
+   user and about a project's repository (plus the cold check that builds the access index,
+   and the index build timed alone), and for a project's page.
 3. Serve the real app (`accessgraph.app:app_from_env`) and the ceiling (bench/ceiling.py), each
    as one uvicorn worker pinned to CPU 0; check one response of each operation, and that the
    ceiling serves the team page's users.
@@ -106,6 +107,25 @@ CHECK_ACCESS = """query CheckAccess {
 }"""
 
 
+PROJECT_PAGE = """query ProjectPage {
+  project(key: %s) {
+    key name
+    viewerPermissions(environment: DEV) { resourceType actions }
+    members(first: 50) {
+      totalCount
+      edges { roles node { __typename ... on User { email } ... on Group { name } } }
+    }
+    roles { name }
+    globalRoles { name }
+  }
+}"""
+
+
+def project_page_doc(key: str) -> str:
+    """A project's page as its member sees it: their permissions, 50 members, the roles."""
+    return PROJECT_PAGE % orjson.dumps(key).decode()
+
+
 def check_access_doc(resource: str, user_id: int | None = None) -> str:
     """checkAccess WRITE on a repository: about the caller, or (admins) about `user_id`."""
     about = f', userId: "{global_id("User", user_id)}"' if user_id is not None else ""
@@ -162,16 +182,22 @@ AUTH_USED = {
     "check_access": "developer's access token",
     "check_access_serial": "developer's access token",
     "check_access_admin": "access token",
+    "check_access_project": "developer's access token",
+    "check_access_project_serial": "developer's access token",
+    "project_page": "developer's access token",
 }
-# Operations loaded over fewer connections than the others: `check_access_serial` is one
-# request at a time, the latency of a check when nothing queues before it.
-CONCURRENCY = {"check_access_serial": 1}
+# Operations loaded over fewer connections than the others: `check_access_serial` and
+# `check_access_project_serial` are one request at a time, the latency of a check when nothing
+# queues before it.
+CONCURRENCY = {"check_access_serial": 1, "check_access_project_serial": 1}
 
 
 # --- SQL statement counts (in-process) --------------------------------------------------------
 
 
-async def _count_statements(url: str, creds: Credentials, seeded: Seeded) -> dict[str, Any]:
+async def _count_statements(
+    url: str, creds: Credentials, seeded: Seeded, build_runs: int = 3
+) -> dict[str, Any]:
     import httpx
     from sqlalchemy import event
 
@@ -236,6 +262,8 @@ async def _count_statements(url: str, creds: Credentials, seeded: Seeded) -> dic
                     "check_access_admin",
                     check_access_doc(seeded.check_resource, seeded.developer_user_id),
                 ),
+                ("check_access_project", check_access_doc(seeded.check_project_resource)),
+                ("project_page", project_page_doc(seeded.check_project)),
             ]:
                 # The first request may write the token's lastUsedAt (once a minute); count
                 # the second, which is what a steady stream of requests runs.
@@ -243,12 +271,34 @@ async def _count_statements(url: str, creds: Credentials, seeded: Seeded) -> dic
                     seen.clear()
                     await post(name, doc)
                 counted(name)
+        # The access index's build alone (what the cold check, and the first check after any
+        # change to access, waits for), timed a few times in this process.
+        counts.update(await _time_index_build(app.state.services, seeded.org_id, build_runs))
     finally:
         event.remove(engine, "before_cursor_execute", record)
         await app.state.services.db.dispose()
     backend = "postgresql" if is_postgres(url) else "sqlite"
     (WORK_DIR / f"statements-{backend}.sql").write_text("\n".join(listing) + "\n")
     return counts
+
+
+async def _time_index_build(services: Any, org_id: int, runs: int = 3) -> dict[str, Any]:
+    """Wall time of `accessgraph.resolvers.access_index.build` (its statements and the Python
+    that compiles the rows), `runs` times in a row: median and fastest."""
+    from accessgraph.resolvers.access_index import build
+
+    times = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        index = await build(services.db, org_id)
+        times.append((time.perf_counter() - began) * 1000)
+    times.sort()
+    return {
+        "access_index_build_ms": round(times[len(times) // 2], 1),
+        "access_index_build_min_ms": round(times[0], 1),
+        "access_index_build_runs": runs,
+        "access_index_member_roles": len(index.member_roles),
+    }
 
 
 # --- servers ----------------------------------------------------------------------------------
@@ -401,6 +451,10 @@ async def preflight(targets: dict[str, Target], seeded: Seeded) -> None:
     check_admin = (await _fetch(targets["check_access_admin"], "checkAccess (admin)"))["data"][
         "checkAccess"
     ]
+    check_project = (await _fetch(targets["check_access_project"], "checkAccess (project)"))[
+        "data"
+    ]["checkAccess"]
+    project = (await _fetch(targets["project_page"], "project page"))["data"]["project"]
     ceiling = await _fetch(targets["ceiling"], "ceiling")
     team_ok = team["totalCount"] == USERS and len(team["edges"]) == 50
     tokens_ok = tokens["totalCount"] == TOKENS + REAL_TOKENS and len(tokens["edges"]) == 50
@@ -426,6 +480,8 @@ async def preflight(targets: dict[str, Target], seeded: Seeded) -> None:
         f"checkAccess (admin, userId): {check_admin}": check_admin["allowed"]
         and check_admin["grants"] == check["grants"]
         and check_admin["subject"] == seeded.developer_email,
+        f"checkAccess (project): {check_project}": _project_check_ok(check_project, seeded),
+        f"project page: {str(project)[:300]}": _project_page_ok(project, seeded),
         f"ceiling: totalCount {ceiling['totalCount']}": ceiling["totalCount"] == USERS,
     }
     failed = [what for what, ok in checks.items() if not ok]
@@ -436,6 +492,47 @@ async def preflight(targets: dict[str, Target], seeded: Seeded) -> None:
     if shown != ceiling["users"]:
         diff = next((a, b) for a, b in zip(shown, ceiling["users"], strict=False) if a != b)
         raise SystemExit(f"the ceiling serves other data than the team page: {diff}")
+
+
+def _project_check_ok(check: dict[str, Any], seeded: Seeded) -> bool:
+    """Allowed through the project's roles: the developer's own role and their group's global
+    role, both PROJECT_ROLE grants (no permission target covers a project's resources)."""
+    expected = [
+        {
+            "source": "PROJECT_ROLE",
+            "name": seeded.check_project_role,
+            "action": "WRITE",
+            "via": "user",
+        },
+        {
+            "source": "PROJECT_ROLE",
+            "name": seeded.check_project_global_role,
+            "action": "WRITE",
+            "via": seeded.check_project_via,
+        },
+    ]
+    return bool(
+        check["allowed"]
+        and all(grant in check["grants"] for grant in expected)
+        and all(g["source"] == "PROJECT_ROLE" for g in check["grants"])
+        and check["subject"].startswith(seeded.developer_email)
+    )
+
+
+def _project_page_ok(project: dict[str, Any] | None, seeded: Seeded) -> bool:
+    if project is None:
+        return False
+    held = {p["resourceType"]: p["actions"] for p in project["viewerPermissions"]}
+    members = project["members"]
+    return bool(
+        project["key"] == seeded.check_project
+        and "WRITE" in held.get("REPOSITORY", [])
+        and members["totalCount"] == seeded.project_members // seeded.projects
+        and len(members["edges"]) == 50
+        and all(edge["roles"] and edge["node"] for edge in members["edges"])
+        and len(project["roles"]) == seeded.project_roles // seeded.projects
+        and len(project["globalRoles"]) == 5
+    )
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -662,6 +759,19 @@ async def measure(
             {"query": check_access_doc(seeded.check_resource, seeded.developer_user_id)},
             auth("check_access_admin"),
         ),
+        "check_access_project": Target.post_json(
+            graphql,
+            {"query": check_access_doc(seeded.check_project_resource)},
+            auth("check_access_project"),
+        ),
+        "check_access_project_serial": Target.post_json(
+            graphql,
+            {"query": check_access_doc(seeded.check_project_resource)},
+            auth("check_access_project_serial"),
+        ),
+        "project_page": Target.post_json(
+            graphql, {"query": project_page_doc(seeded.check_project)}, auth("project_page")
+        ),
     }
     await preflight(targets, seeded)
     log("pre-flight: every operation answers correctly; the ceiling serves the same users")
@@ -812,7 +922,7 @@ def main(argv: list[str] | None = None) -> int:
         token=seeded.admin_token,
         developer_token=seeded.developer_token,
     )
-    counts = asyncio.run(_count_statements(url, creds, seeded))
+    counts = asyncio.run(_count_statements(url, creds, seeded, build_runs=1 if ns.quick else 3))
     log("  " + ", ".join(f"{k.removeprefix('sql_statements_')}={v}" for k, v in counts.items()))
     pinned = _pin_self()
     gc.collect()
@@ -847,7 +957,15 @@ def main(argv: list[str] | None = None) -> int:
     # checkAccess: no ceiling (ceiling.py serves the team page only), so no ratio.
     out["check_access_statements"] = counts["sql_statements_check_access"]
     out["check_access_admin_statements"] = counts["sql_statements_check_access_admin"]
+    out["check_access_project_statements"] = counts["sql_statements_check_access_project"]
+    out["project_page_statements"] = counts["sql_statements_project_page"]
     out.update(counts)
+    # Every operation's statements per request under one key (the ceiling's are its own two).
+    out["statements"] = {
+        name: counts[f"sql_statements_{name.removesuffix('_serial')}"]
+        for name in results
+        if f"sql_statements_{name.removesuffix('_serial')}" in counts
+    }
     errors = sum(s["errors"] for s in results.values())
     warnings = [
         f"{name}: client CPU {s['client_cpu']:.2f}: the load generator may be the bottleneck"
@@ -884,6 +1002,17 @@ def main(argv: list[str] | None = None) -> int:
                     "target": seeded.check_target,
                     "via": seeded.check_via,
                 },
+                "projects": seeded.projects,
+                "project_roles": seeded.project_roles,
+                "project_members": seeded.project_members,
+                "project_resources": seeded.project_resources,
+                "check_access_project": {
+                    "project": seeded.check_project,
+                    "resource": seeded.check_project_resource,
+                    "role": seeded.check_project_role,
+                    "global_role": seeded.check_project_global_role,
+                    "via": seeded.check_project_via,
+                },
                 "key": seeded.key,
             },
             "pinned": {"server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU} if pinned else None,
@@ -917,7 +1046,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{out['team_page_ratio']:.3f} of the ceiling ({ceiling_rps} rps); checkAccess "
         f"{out['check_access_rps']} rps, p99 {out['check_access_p99_ms']} ms "
         f"(one at a time: {out['check_access_serial_p99_ms']} ms), "
-        f"{out['check_access_statements']} statements"
+        f"{out['check_access_statements']} statements; checkAccess in a project "
+        f"{out['check_access_project_rps']} rps, p99 {out['check_access_project_p99_ms']} ms "
+        f"(one at a time: {out['check_access_project_serial_p99_ms']} ms), "
+        f"{out['check_access_project_statements']} statements; project page "
+        f"{out['project_page_rps']} rps, {out['project_page_statements']} statements; "
+        f"access index build {out['access_index_build_ms']} ms"
     )
     print(orjson.dumps(out).decode(), flush=True)
     return 1 if errors else 0

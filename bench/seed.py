@@ -1,13 +1,14 @@
-"""The benchmark's data: one organization, 10,000 users, 50,000 access tokens, 200 groups
-and 1,000 permission targets.
+"""The benchmark's data: one organization, 10,000 users, 50,000 access tokens, 200 groups,
+1,000 permission targets and 100 projects (20 roles and 1,000 members each).
 
 Rows are bulk-inserted with SQLAlchemy Core in batches (the ORM would take minutes). Every
 user shares one precomputed argon2 hash; token rows get random secret hashes, except two real
 tokens made through `accessgraph.resolvers.tokens.create_token`: one for the first admin (an
 admin sees every token of the organization), and one for a developer in several groups, who
-asks `checkAccess` about themselves. Groups, memberships and permission targets are inserted
-directly too, after which the organization's `access_version` is bumped (as the app's own
-writes do), so no cached access index can outlive them.
+asks `checkAccess` about themselves. Groups, memberships, permission targets, projects, their
+roles, members and resources are inserted directly too, after which the organization's
+`access_version` is bumped (as the app's own writes do), so no cached access index can outlive
+them.
 
 A seeded database is reused while its cache key matches: SEED_VERSION, the database URL, the
 signing key, and the text of the migrations and models. Bump SEED_VERSION whenever the data
@@ -34,7 +35,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-SEED_VERSION = 2  # 2: groups, memberships, permission targets, a developer's token
+# 2: groups, memberships, permission targets, a developer's token;
+# 3: projects, project roles, project members and resources registered in projects.
+SEED_VERSION = 3
 BENCH_DIR = Path(__file__).resolve().parent
 WORK_DIR = BENCH_DIR / ".work"
 DEFAULT_SQLITE_URL = f"sqlite+aiosqlite:///{WORK_DIR / 'bench.db'}"
@@ -46,6 +49,12 @@ REAL_TOKENS = 2  # made with create_token: the admin's and the developer's
 GROUPS = 200
 TARGETS = 1_000
 MAX_GROUPS_PER_USER = 5
+PROJECTS = 100
+MEMBERS_PER_PROJECT = 1_000
+GROUP_MEMBERS_PER_PROJECT = 40  # of the 1,000: the rest are users
+# The project checkAccess's developer holds roles in (directly and through a group), and the
+# repository of it they ask about (registered in DEV).
+CHECK_PROJECT = 42
 BATCH = 2_000
 ORG_NAME = "Bench Org"
 ADMIN_EMAIL = "admin@bench.test"
@@ -127,6 +136,54 @@ GROUP_ROLES = [
 # Grant bit masks (READ=1, ANNOTATE=2, WRITE=4, DELETE=8, MANAGE=16) and their weights.
 GRANT_MASKS = [1, 3, 7, 15, 31]
 GRANT_WEIGHTS = [20, 20, 35, 20, 5]
+# The 20 roles of every project (R29): name, environments, and basic actions (a list) or
+# advanced actions (resource type -> list). Action names are ArtifactAction's.
+PROJECT_ROLE_SPECS: list[tuple[str, list[str], list[str] | dict[str, list[str]]]] = [
+    ("Lead Developer", ["DEV"], ["WRITE", "DELETE"]),  # R30's example
+    ("Developer Plus", ["DEV", "PROD"], ["READ", "ANNOTATE", "WRITE"]),
+    ("Release Engineer", ["DEV", "PROD"], ["READ", "DISTRIBUTE"]),
+    ("Deployer", ["PROD"], ["READ", "WRITE"]),
+    ("Reader", ["DEV", "PROD"], ["READ"]),
+    ("Annotator", ["DEV"], ["READ", "ANNOTATE"]),
+    ("Cleaner", ["DEV"], ["READ", "DELETE"]),
+    ("Maintainer", ["DEV", "PROD"], ["READ", "ANNOTATE", "WRITE", "DELETE"]),
+    ("Owner", ["DEV", "PROD"], ["READ", "ANNOTATE", "WRITE", "DELETE", "MANAGE"]),
+    ("Pipeline Operator", ["DEV", "PROD"], ["READ", "TRIGGER"]),
+    ("Hotfixer", ["PROD"], ["READ", "WRITE", "DELETE"]),
+    ("Auditor", ["DEV", "PROD"], ["READ", "ANNOTATE"]),
+    ("Promoter", ["PROD"], ["READ", "ANNOTATE", "DISTRIBUTE"]),
+    ("Intern", ["DEV"], ["READ"]),
+    ("QA", ["DEV", "PROD"], {"REPOSITORY": ["READ", "ANNOTATE"], "PIPELINE": ["READ", "TRIGGER"]}),
+    (
+        "Build Manager",
+        ["DEV"],
+        {"BUILD": ["READ", "WRITE", "DELETE", "MANAGE"], "REPOSITORY": ["READ"]},
+    ),
+    ("Bundle Publisher", ["PROD"], {"RELEASE_BUNDLE": ["READ", "WRITE", "DISTRIBUTE"]}),
+    (
+        "Device Operator",
+        ["DEV", "PROD"],
+        {"DEVICE": ["REMOTE_CONTROL", "VIEW_DEVICE_LOGS", "RUN_COMMANDS"]},
+    ),
+    (
+        "Fleet Admin",
+        ["PROD"],
+        {"DEVICE": ["MANAGE_GROUPS", "MODIFY_DEVICES", "REGISTER_DEVICES", "DEPLOY_UPDATES"]},
+    ),
+    ("CI Bot", ["DEV"], {"PIPELINE": ["READ", "TRIGGER", "MANAGE"], "BUILD": ["READ", "WRITE"]}),
+]
+CHECK_PROJECT_ROLE = "Lead Developer"  # the developer's own role in CHECK_PROJECT
+CHECK_PROJECT_GLOBAL_ROLE = "DEVELOPER"  # their group's role there
+# A member's global role (or none) and its weight; PROJECT_ADMIN goes to two users a project.
+MEMBER_GLOBAL_ROLES = [None, "DEVELOPER", "VIEWER", "CONTRIBUTOR", "RELEASE_MANAGER"]
+MEMBER_GLOBAL_WEIGHTS = [40, 25, 15, 12, 8]
+# Resources registered in each project: (type, name pattern); environments alternate DEV, PROD.
+PROJECT_RESOURCE_SPECS = [
+    *(("REPOSITORY", f"{{key}}-repo-{n:02d}") for n in range(6)),
+    *(("BUILD", f"{{key}}/build-{n}") for n in range(2)),
+    ("RELEASE_BUNDLE", "{key}-bundle-0"),
+    ("PIPELINE", "{key}-pipeline-0"),
+]
 TOKEN_NAMES = [
     "ci",
     "deploy",
@@ -167,6 +224,18 @@ class Seeded:
     check_target: str
     check_via: str
     check_denied: str
+    # Projects (seed version 3).
+    projects: int
+    project_roles: int
+    project_members: int
+    project_resources: int
+    # checkAccess about a project's repository: the developer holds `check_project_role`
+    # directly and `check_project_global_role` through `check_project_via` there.
+    check_project: str
+    check_project_resource: str
+    check_project_role: str
+    check_project_global_role: str
+    check_project_via: str
     seconds: float  # how long the seed took when it was made
 
 
@@ -188,7 +257,19 @@ def schema_fingerprint() -> str:
 
 def cache_key(url: str) -> str:
     raw = json.dumps(
-        [SEED_VERSION, url, SECRET_KEY, USERS, TOKENS, GROUPS, TARGETS, schema_fingerprint()]
+        [
+            SEED_VERSION,
+            url,
+            SECRET_KEY,
+            USERS,
+            TOKENS,
+            GROUPS,
+            TARGETS,
+            PROJECTS,
+            MEMBERS_PER_PROJECT,
+            len(PROJECT_ROLE_SPECS),
+            schema_fingerprint(),
+        ]
     )
     return hashlib.sha256(raw.encode()).hexdigest()[:16]
 
@@ -506,6 +587,134 @@ def _check_subject(
     raise SystemExit("seed: no developer in four groups with WRITE on a team's repositories")
 
 
+# --- projects (seed version 3) -----------------------------------------------------------------
+
+
+def project_key(n: int) -> str:
+    return f"proj{n:03d}"
+
+
+def _project_rows(org_id: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "org_id": org_id,
+            "key": project_key(n),
+            "name": f"{GROUP_AREAS[n % len(GROUP_AREAS)].title()} {n // len(GROUP_AREAS)}",
+            "created_at": EPOCH - timedelta(days=120) + timedelta(minutes=n),
+        }
+        for n in range(PROJECTS)
+    ]
+
+
+def _role_rows(project_ids: list[int]) -> list[dict[str, Any]]:
+    """Every project's 20 roles (PROJECT_ROLE_SPECS): 14 basic, 6 advanced."""
+    from accessgraph.auth.access import ArtifactAction, mask
+
+    rows = []
+    for project_id in project_ids:
+        for n, (name, environments, actions) in enumerate(PROJECT_ROLE_SPECS):
+            stamp = EPOCH - timedelta(days=100) + timedelta(minutes=n)
+            advanced = isinstance(actions, dict)
+            rows.append(
+                {
+                    "project_id": project_id,
+                    "name": name,
+                    "name_normalized": name.casefold(),
+                    "environments": environments,
+                    "advanced": advanced,
+                    "basic_actions": (0 if advanced else mask(ArtifactAction(a) for a in actions)),
+                    "advanced_actions": (
+                        {
+                            kind: mask(ArtifactAction(a) for a in acts)
+                            for kind, acts in actions.items()
+                        }
+                        if isinstance(actions, dict)
+                        else {}
+                    ),
+                    "created_at": stamp,
+                    "updated_at": stamp,
+                }
+            )
+    return rows
+
+
+def _project_member_rows(
+    project_ids: list[int],
+    role_ids: dict[int, list[int]],
+    user_ids: list[int],
+    group_ids: list[int],
+    subject: CheckSubject,
+    subject_group_id: int,
+    rng: random.Random,
+) -> list[dict[str, Any]]:
+    """MEMBERS_PER_PROJECT members a project: GROUP_MEMBERS_PER_PROJECT groups and the rest
+    users (never the admin, who sees everything anyway), each holding a global role (60%)
+    and 0-2 of the project's roles, at least one role; two users a project are Project Admins.
+    In CHECK_PROJECT, the checkAccess developer holds CHECK_PROJECT_ROLE directly and their
+    group `subject_group_id` CHECK_PROJECT_GLOBAL_ROLE."""
+    from accessgraph.models import PrincipalType
+
+    candidates = user_ids[1:]
+    rows = []
+    for n, project_id in enumerate(project_ids):
+        roles = role_ids[project_id]
+        groups = rng.sample(group_ids, GROUP_MEMBERS_PER_PROJECT)
+        users = rng.sample(candidates, MEMBERS_PER_PROJECT - GROUP_MEMBERS_PER_PROJECT)
+        forced: dict[tuple[PrincipalType, int], tuple[list[str], list[int]]] = {}
+        if n == CHECK_PROJECT:
+            lead = roles[[r[0] for r in PROJECT_ROLE_SPECS].index(CHECK_PROJECT_ROLE)]
+            forced[PrincipalType.USER, subject.user_id] = ([], [lead])
+            forced[PrincipalType.GROUP, subject_group_id] = ([CHECK_PROJECT_GLOBAL_ROLE], [])
+            if subject.user_id not in users:
+                users[-1] = subject.user_id
+            if subject_group_id not in groups:
+                groups[-1] = subject_group_id
+        principals = [(PrincipalType.GROUP, g) for g in groups] + [
+            (PrincipalType.USER, u) for u in users
+        ]
+        for index, principal in enumerate(principals):
+            global_role = rng.choices(MEMBER_GLOBAL_ROLES, MEMBER_GLOBAL_WEIGHTS)[0]
+            global_roles = [global_role] if global_role else []
+            project_roles = rng.sample(roles, rng.randint(0 if global_roles else 1, 2))
+            if principal[0] == PrincipalType.USER and index < GROUP_MEMBERS_PER_PROJECT + 2:
+                global_roles = ["PROJECT_ADMIN"]
+            if principal in forced:
+                global_roles, project_roles = forced[principal]
+            rows.append(
+                {
+                    "project_id": project_id,
+                    "principal_type": principal[0],
+                    "principal_id": principal[1],
+                    "global_roles": global_roles,
+                    "project_role_ids": sorted(project_roles),
+                    "created_at": EPOCH - timedelta(days=rng.randint(1, 99)),
+                }
+            )
+    return rows
+
+
+def _project_resource_rows(org_id: int, project_ids: list[int]) -> list[dict[str, Any]]:
+    """The resources of PROJECT_RESOURCE_SPECS registered in each project, DEV and PROD
+    alternating. Their names start with the project key, which no version 2 pattern matches,
+    so only project roles (and the team role) grant anything on them."""
+    from accessgraph.models import Environment, ResourceType
+
+    rows = []
+    for n, project_id in enumerate(project_ids):
+        for i, (kind, pattern) in enumerate(PROJECT_RESOURCE_SPECS):
+            rows.append(
+                {
+                    "org_id": org_id,
+                    "type": ResourceType(kind),
+                    "name": pattern.format(key=project_key(n)),
+                    "environment": Environment.DEV if i % 2 == 0 else Environment.PROD,
+                    "project_id": project_id,
+                    "created_at": EPOCH - timedelta(days=90) + timedelta(minutes=n),
+                }
+            )
+    return rows
+
+
 def _through_model(model: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each row as the ORM would insert it: model defaults applied and the mapper's
     `before_insert` listeners run (columns the app derives, like a search key, get filled),
@@ -544,6 +753,10 @@ async def _seed_rows(url: str) -> dict[str, Any]:
         GroupMember,
         Organization,
         PermissionTarget,
+        Project,
+        ProjectMember,
+        ProjectRole,
+        Resource,
         TargetGrant,
         TargetResourceSet,
         TeamRole,
@@ -556,6 +769,7 @@ async def _seed_rows(url: str) -> dict[str, Any]:
 
     rng = random.Random(20261123)
     access_rng = random.Random(20261124)  # groups and targets: users and tokens stay as in v1
+    project_rng = random.Random(20261125)  # projects (v3): everything above stays as in v2
     password_hash = hash_password("bench-password-not-secret")  # one argon2 hash for everyone
     engine = create_async_engine(url, poolclass=NullPool)
     orgs = Organization.__table__  # type: ignore[attr-defined]
@@ -616,6 +830,44 @@ async def _seed_rows(url: str) -> dict[str, Any]:
         sets, grants = _access_rows(target_ids, specs, group_ids, user_ids, access_rng)
         await _insert(engine, TargetResourceSet, sets)
         await _insert(engine, TargetGrant, grants)
+        group_names = {row.id: row.name for row in groups}
+        subject = _check_subject(users, memberships, group_names, target_ids, specs, grants)
+
+        # Projects (v3): their roles, members and registered resources. The developer's group
+        # in the project is the first of theirs by name.
+        subject_group_id = min(
+            (row["group_id"] for row in memberships if row["user_id"] == subject.user_id),
+            key=lambda g: group_names[g],
+        )
+        await _insert(engine, Project, _project_rows(org_id))
+        projects_table = Project.__table__  # type: ignore[attr-defined]
+        roles_table = ProjectRole.__table__  # type: ignore[attr-defined]
+        async with engine.connect() as conn:
+            project_ids = list(
+                (
+                    await conn.execute(
+                        select(projects_table.c.id)
+                        .where(projects_table.c.org_id == org_id)
+                        .order_by(projects_table.c.id)
+                    )
+                ).scalars()
+            )
+        role_rows = _role_rows(project_ids)
+        await _insert(engine, ProjectRole, role_rows)
+        role_ids: dict[int, list[int]] = {pk: [] for pk in project_ids}
+        async with engine.connect() as conn:
+            for pk, role_pk in await conn.execute(
+                select(roles_table.c.project_id, roles_table.c.id)
+                .where(roles_table.c.project_id.in_(project_ids))
+                .order_by(roles_table.c.id)
+            ):
+                role_ids[pk].append(role_pk)
+        project_members = _project_member_rows(
+            project_ids, role_ids, user_ids, group_ids, subject, subject_group_id, project_rng
+        )
+        await _insert(engine, ProjectMember, project_members)
+        project_resources = _project_resource_rows(org_id, project_ids)
+        await _insert(engine, Resource, project_resources)
         async with engine.begin() as conn:
             # What the app's own writes do (resolvers/access_index.bump): no index cached by
             # any process survives rows inserted behind its back.
@@ -624,9 +876,6 @@ async def _seed_rows(url: str) -> dict[str, Any]:
                 .where(orgs.c.id == org_id)
                 .values(access_version=orgs.c.access_version + 1)
             )
-        subject = _check_subject(
-            users, memberships, {row.id: row.name for row in groups}, target_ids, specs, grants
-        )
     finally:
         await engine.dispose()
 
@@ -676,6 +925,17 @@ async def _seed_rows(url: str) -> dict[str, Any]:
         "check_target": subject.target,
         "check_via": subject.via,
         "check_denied": subject.denied,
+        "projects": len(project_ids),
+        "project_roles": len(role_rows),
+        "project_members": len(project_members),
+        "project_resources": len(project_resources),
+        "check_project": project_key(CHECK_PROJECT),
+        "check_project_resource": PROJECT_RESOURCE_SPECS[0][1].format(
+            key=project_key(CHECK_PROJECT)
+        ),
+        "check_project_role": CHECK_PROJECT_ROLE,
+        "check_project_via": f"group {group_names[subject_group_id]}",
+        "check_project_global_role": CHECK_PROJECT_GLOBAL_ROLE,
     }
 
 
@@ -688,6 +948,7 @@ async def _still_seeded(url: str, seeded: Seeded) -> bool:
             tokens = await conn.scalar(text("SELECT count(*) FROM access_tokens"))
             targets = await conn.scalar(text("SELECT count(*) FROM permission_targets"))
             grants = await conn.scalar(text("SELECT count(*) FROM target_grants"))
+            members = await conn.scalar(text("SELECT count(*) FROM project_members"))
     except Exception:
         return False
     finally:
@@ -697,6 +958,7 @@ async def _still_seeded(url: str, seeded: Seeded) -> bool:
         and tokens == seeded.tokens + REAL_TOKENS
         and targets == seeded.targets
         and grants == seeded.grants
+        and members == seeded.project_members
     )
 
 
@@ -760,8 +1022,9 @@ def seed(url: str, *, force: bool = False, log: Any = print) -> Seeded:
             return cached
     started = time.perf_counter()
     log(
-        f"seed: creating {USERS} users, {TOKENS} tokens, {GROUPS} groups and {TARGETS} "
-        f"permission targets in {make_url(url).render_as_string()}"
+        f"seed: creating {USERS} users, {TOKENS} tokens, {GROUPS} groups, {TARGETS} "
+        f"permission targets and {PROJECTS} projects ({len(PROJECT_ROLE_SPECS)} roles, "
+        f"{MEMBERS_PER_PROJECT} members each) in {make_url(url).render_as_string()}"
     )
     cache.unlink(missing_ok=True)
     _reset_database(url)

@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from accessgraph.models import TokenPermission
 from accessgraph.services import Services
+from tests.api.test_groups import DELETE_GROUP, DELETE_USER, create_group
 from tests.conftest import (
     ANONYMOUS,
     Api,
@@ -74,7 +75,7 @@ async def test_create_project_by_admin_is_listed_and_audited(api: Api, world: Wo
     }
     events = (await api(AUDIT, as_=world.admin))["data"]["auditEvents"]["nodes"]
     assert events[0]["action"] == "project.create"
-    assert events[0]["after"] == {"key": "payments", "name": "Payments"}
+    assert events[0]["after"] == {"key": "payments", "name": "Payments", "projectAdmins": []}
 
 
 async def test_create_project_bad_input_changes_nothing(
@@ -315,7 +316,8 @@ async def test_project_role_bad_input_changes_nothing(
 async def test_project_roles_are_managed_by_admins(
     api: Api, world: World, factory: Factory, services: Services
 ) -> None:
-    """R29: a developer (no Project Admin role) may not create, change or delete roles."""
+    """R29: a member without the Project Admin role, and a read-only token, may not create,
+    change or delete roles (FORBIDDEN); a non-member is told the project does not exist."""
     await _project(api, world)
     payload(
         await api(
@@ -325,6 +327,14 @@ async def test_project_roles_are_managed_by_admins(
         ),
         "createProjectRole",
     )
+    body = await api(
+        CREATE_ROLE,
+        {"input": {"projectKey": "payments", "name": "B", "actions": ["READ"]}},
+        as_=world.dev,
+    )
+    assert user_error_codes(body, "createProjectRole") == ["NOT_FOUND"]
+    viewer = {"key": "payments", "user": world.dev.id, "roles": ["VIEWER"]}
+    payload(await api(ASSIGN, viewer, as_=world.admin), "assignProjectRole")
     read_only = await factory.token(world.admin, TokenPermission.READ_ONLY)
     before = await state(services)
     for actor in (world.dev, read_only):
@@ -423,9 +433,12 @@ async def test_check_access_seed_example_developer_plus_lead_developer(
     assert body["data"]["checkAccess"]["grants"] == [
         {"source": "PROJECT_ROLE", "name": "Lead Developer", "action": "DELETE", "via": "user"}
     ]
-    # Without an environment, roles (which hold per environment) grant nothing.
+    # Roles hold per environment: asking about an unregistered project resource without one
+    # is a clear error, not a silent "no".
     body = await api(CHECK, {"action": "READ", "env": None}, as_=world.dev)
-    assert body["data"]["checkAccess"]["allowed"] is False
+    assert body["data"] == {"checkAccess": None}
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "environment" in body["errors"][0]["message"]
 
 
 async def test_check_access_project_roles_through_a_group_and_removal(
@@ -511,5 +524,72 @@ async def test_assign_project_role_bad_input_changes_nothing(
     body = await api(
         ASSIGN, {"key": "payments", "user": world.dev.id, "roles": ["VIEWER"]}, as_=world.dev
     )
-    assert_no_permission(body, "assignProjectRole")
+    assert user_error_codes(body, "assignProjectRole") == ["NOT_FOUND"]  # not theirs to see
     assert await state(services) == before
+
+
+# --- a principal or role that goes away takes its project grants along ---------------------------
+
+MEMBERS = """
+query($key: String!) {
+  project(key: $key) { members { totalCount edges { roles node { __typename } } } }
+}"""
+
+
+async def test_delete_group_removes_its_project_memberships(
+    api: Api, world: World, services: Services
+) -> None:
+    """R30/R35: a deleted group's project roles go with it, so no later group (the database
+    may reuse an id) can inherit them."""
+    await _project(api, world)
+    group = await create_group(api, world.admin, "payments-team", [world.dev])
+    variables = {"key": "payments", "group": group["id"], "roles": ["DEVELOPER"]}
+    payload(await api(ASSIGN, variables, as_=world.admin), "assignProjectRole")
+    assert await _allowed(api, world.dev, "WRITE", "PROD")
+    body = await api(DELETE_GROUP, {"id": group["id"]}, as_=world.admin)
+    assert payload(body, "deleteGroup")["errors"] == []
+    assert not await _allowed(api, world.dev, "WRITE", "PROD")
+    body = await api(MEMBERS, {"key": "payments"}, as_=world.admin)
+    assert body["data"]["project"]["members"]["totalCount"] == 0
+    async with services.db.session() as session:
+        left = await session.execute(text("SELECT COUNT(*) FROM project_members"))
+        assert left.scalar_one() == 0
+
+
+async def test_delete_user_removes_their_project_memberships(
+    api: Api, world: World, services: Services
+) -> None:
+    """R6: a deleted user's access goes at once, project roles included."""
+    await _project(api, world)
+    variables = {"key": "payments", "user": world.dev.id, "roles": ["DEVELOPER"]}
+    payload(await api(ASSIGN, variables, as_=world.admin), "assignProjectRole")
+    body = await api(DELETE_USER, {"id": world.dev.id}, as_=world.admin)
+    assert payload(body, "deleteUser")["errors"] == []
+    body = await api(MEMBERS, {"key": "payments"}, as_=world.admin)
+    assert body["data"]["project"]["members"]["totalCount"] == 0
+
+
+async def test_delete_project_role_takes_it_from_members(
+    api: Api, world: World, services: Services
+) -> None:
+    """R29: a deleted role leaves no id behind in members' role lists, so a role created later
+    (which may get the same id) is not silently held by them."""
+    await _lead_developer(api, world)
+    variables = {"key": "payments", "user": world.dev.id, "roles": ["VIEWER", "Lead Developer"]}
+    payload(await api(ASSIGN, variables, as_=world.admin), "assignProjectRole")
+    assert await _allowed(api, world.dev, "DELETE", "DEV")
+    body = await api(DELETE_ROLE, {"key": "payments", "name": "Lead Developer"}, as_=world.admin)
+    assert payload(body, "deleteProjectRole")["errors"] == []
+    assert not await _allowed(api, world.dev, "DELETE", "DEV")
+    body = await api(MEMBERS, {"key": "payments"}, as_=world.admin)
+    assert [e["roles"] for e in body["data"]["project"]["members"]["edges"]] == [["VIEWER"]]
+    async with services.db.session() as session:
+        ids = await session.execute(text("SELECT project_role_ids FROM project_members"))
+        assert [row[0] in ("[]", []) for row in ids] == [True]
+    body = await api(
+        CREATE_ROLE,
+        {"input": {"projectKey": "payments", "name": "Cleaner", "actions": ["DELETE"]}},
+        as_=world.admin,
+    )
+    assert payload(body, "createProjectRole")["errors"] == []
+    assert not await _allowed(api, world.dev, "DELETE", "DEV")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from accessgraph.auth.access import ArtifactAction
+from accessgraph.auth.access import DEVICE_ACTIONS, ArtifactAction
 from accessgraph.auth.policy import (
     RULES,
     TEAM_PERMISSION_DESCRIPTIONS,
@@ -144,7 +144,10 @@ DECISIONS: dict[Action, tuple[str, ...]] = {
     Action.MANAGE_PROJECTS:          ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
     Action.VIEW_GLOBAL_ROLES:        ("ALL", "ALL",    "UNAUTH", "ALL",   "ALL",   "ALL",  "ALL"),
     Action.UPDATE_GLOBAL_ROLES:      ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
-    Action.MANAGE_PROJECT_ROLES:     ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
+    # A project's members see it and its Project Admins administer it: decided on a
+    # ProjectResource (tests/unit/test_project_policy.py), so without one only admins hold them.
+    Action.VIEW_PROJECT:             ("ALL", "DENY",   "UNAUTH", "ALL",   "ALL",   "DENY", "DENY"),
+    Action.ADMINISTER_PROJECT:       ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
     Action.VIEW_PERMISSION_TARGETS:  ("ALL", "DENY",   "UNAUTH", "ALL",   "ALL",   "DENY", "DENY"),
     Action.EDIT_TARGET_GRANTS:       ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
     # R34: about yourself, every member; about any other principal, admins only.
@@ -164,6 +167,10 @@ ARTIFACT_DECISIONS: dict[ArtifactAction, tuple[str, ...]] = {
     ArtifactAction.MANAGE:     ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
     ArtifactAction.DISTRIBUTE: ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
     ArtifactAction.TRIGGER:    ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
+    # R32: the device permissions all change something, so a read-only token holds none.
+    **dict.fromkeys(
+        DEVICE_ACTIONS, ("ALL", "DENY", "UNAUTH", "DENY", "ALL", "DENY", "DENY")
+    ),
 }
 # fmt: on
 
@@ -228,7 +235,8 @@ HOLDERS: dict[Action, list[str]] = {
     Action.MANAGE_PROJECTS: ["TeamRole.ADMIN"],
     Action.VIEW_GLOBAL_ROLES: ["MEMBER"],
     Action.UPDATE_GLOBAL_ROLES: ["TeamRole.ADMIN"],
-    Action.MANAGE_PROJECT_ROLES: ["TeamRole.ADMIN"],
+    Action.VIEW_PROJECT: ["TeamRole.ADMIN", "ProjectMember"],
+    Action.ADMINISTER_PROJECT: ["TeamRole.ADMIN", "GlobalRole.PROJECT_ADMIN"],
     Action.VIEW_PERMISSION_TARGETS: ["TeamRole.ADMIN", "PermissionTarget.MANAGE"],
     Action.EDIT_TARGET_GRANTS: ["TeamRole.ADMIN", "PermissionTarget.MANAGE"],
     Action.CHECK_ACCESS: ["MEMBER"],
@@ -285,11 +293,13 @@ FIELD_ACTIONS: dict[str, Action] = {
     "globalRoles": Action.VIEW_GLOBAL_ROLES,
     "createProject": Action.MANAGE_PROJECTS,
     "updateGlobalRole": Action.UPDATE_GLOBAL_ROLES,
-    "createProjectRole": Action.MANAGE_PROJECT_ROLES,
-    "updateProjectRole": Action.MANAGE_PROJECT_ROLES,
-    "deleteProjectRole": Action.MANAGE_PROJECT_ROLES,
-    "assignProjectRole": Action.MANAGE_PROJECT_ROLES,
-    "removeProjectMember": Action.MANAGE_PROJECT_ROLES,
+    "updateProjectGlobalRole": Action.ADMINISTER_PROJECT,
+    "resetProjectGlobalRole": Action.ADMINISTER_PROJECT,
+    "createProjectRole": Action.ADMINISTER_PROJECT,
+    "updateProjectRole": Action.ADMINISTER_PROJECT,
+    "deleteProjectRole": Action.ADMINISTER_PROJECT,
+    "assignProjectRole": Action.ADMINISTER_PROJECT,
+    "removeProjectMember": Action.ADMINISTER_PROJECT,
     "permissionTargets": Action.LIST_PERMISSION_TARGETS,
     "createPermissionTarget": Action.MANAGE_ACCESS,
     "updatePermissionTarget": Action.EDIT_TARGET_GRANTS,

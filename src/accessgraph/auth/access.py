@@ -35,6 +35,21 @@ class ArtifactAction(StrEnum):
     MANAGE = "MANAGE"
     DISTRIBUTE = "DISTRIBUTE"  # release bundles and destinations only
     TRIGGER = "TRIGGER"  # pipelines, in projects (R29)
+    # R32: the per-project device permissions, granted by project roles on resource type
+    # DEVICE (advanced mode). Appended after the artifact actions: stored masks keep their bits.
+    MANAGE_GROUPS = "MANAGE_GROUPS"  # create and modify device groups
+    MODIFY_DEVICES = "MODIFY_DEVICES"
+    REMOTE_CONTROL = "REMOTE_CONTROL"
+    DEPLOY_UPDATES = "DEPLOY_UPDATES"
+    RUN_COMMANDS = "RUN_COMMANDS"  # run Control Center commands
+    REGISTER_DEVICES = "REGISTER_DEVICES"
+    VIEW_DEVICE_LOGS = "VIEW_DEVICE_LOGS"
+    CREATE_UPDATES = "CREATE_UPDATES"
+    MANAGE_COMMANDS = "MANAGE_COMMANDS"  # create and modify Control Center commands
+    MANAGE_DATA_MONITOR = "MANAGE_DATA_MONITOR"
+    MANAGE_ALERTS = "MANAGE_ALERTS"
+    MODIFY_ENGINE_SETTINGS = "MODIFY_ENGINE_SETTINGS"
+    MANAGE_PROCESS_MONITOR = "MANAGE_PROCESS_MONITOR"
 
     @property
     def bit(self) -> int:
@@ -62,13 +77,40 @@ ACTIONS_BY_TYPE: Mapping[ResourceType, tuple[ArtifactAction, ...]] = {
     ),
 }
 TARGET_TYPES = tuple(ACTIONS_BY_TYPE)
-# R29: what a project role grants, per resource type. DEVICE actions arrive with devices (R32).
+A = ArtifactAction
+DEVICE_ACTIONS = (
+    A.MANAGE_GROUPS,
+    A.MODIFY_DEVICES,
+    A.REMOTE_CONTROL,
+    A.DEPLOY_UPDATES,
+    A.RUN_COMMANDS,
+    A.REGISTER_DEVICES,
+    A.VIEW_DEVICE_LOGS,
+    A.CREATE_UPDATES,
+    A.MANAGE_COMMANDS,
+    A.MANAGE_DATA_MONITOR,
+    A.MANAGE_ALERTS,
+    A.MODIFY_ENGINE_SETTINGS,
+    A.MANAGE_PROCESS_MONITOR,
+)
+# R29: what a project role grants, per resource type (advanced mode).
 PROJECT_ACTIONS_BY_TYPE: Mapping[ResourceType, tuple[ArtifactAction, ...]] = {
     ResourceType.REPOSITORY: _COMMON,
     ResourceType.BUILD: _COMMON,
-    ResourceType.RELEASE_BUNDLE: (*_COMMON, ArtifactAction.DISTRIBUTE),
-    ResourceType.PIPELINE: (ArtifactAction.READ, ArtifactAction.TRIGGER, ArtifactAction.MANAGE),
+    ResourceType.RELEASE_BUNDLE: (*_COMMON, A.DISTRIBUTE),
+    ResourceType.PIPELINE: (A.READ, A.TRIGGER, A.MANAGE),
+    ResourceType.DEVICE: DEVICE_ACTIONS,
 }
+# What a project holds as registered resources (devices have their own registry, R31).
+PROJECT_RESOURCE_TYPES = tuple(t for t in PROJECT_ACTIONS_BY_TYPE if t != ResourceType.DEVICE)
+# Basic mode (and the global roles): one set of actions for every resource type, each holding
+# where it exists. Device permissions are too specific for that: they are given per type.
+BASIC_ACTIONS = tuple(a for a in ArtifactAction if a not in DEVICE_ACTIONS)
+
+
+def actions_for_type(resource_type: ResourceType) -> tuple[ArtifactAction, ...]:
+    """Every action that exists for a resource type, in a target or in a project."""
+    return PROJECT_ACTIONS_BY_TYPE.get(resource_type) or ACTIONS_BY_TYPE[resource_type]
 
 
 def mask(actions: Iterable[ArtifactAction]) -> int:
@@ -180,12 +222,14 @@ class CompiledRole:
     environments: frozenset[str]
     basic: int = 0  # every resource type (where the action exists)
     advanced: Mapping[str, int] | None = None  # resource type -> actions
+    is_global: bool = False  # one of the five global roles (R28), not a project's own
 
     def bits_for(self, resource_type: ResourceType) -> int:
+        if resource_type not in PROJECT_ACTIONS_BY_TYPE:
+            return 0  # e.g. a DESTINATION (R24) is never in a project: roles cannot reach it
         if self.advanced is not None:
             return self.advanced.get(resource_type.value, 0)
-        exists = PROJECT_ACTIONS_BY_TYPE.get(resource_type, ACTIONS_BY_TYPE.get(resource_type, ()))
-        return self.basic & mask(exists)
+        return self.basic & mask(actions_for_type(resource_type))
 
 
 @dataclass
@@ -201,14 +245,38 @@ class AccessIndex:
     member_roles: Mapping[tuple[int, PrincipalKey], tuple[CompiledRole, ...]] = field(
         default_factory=dict
     )
+    # Resources registered in a project: (type, name) -> (project key, environment).
+    project_resources: Mapping[tuple[ResourceType, str], tuple[str, str]] = field(
+        default_factory=dict
+    )
     # principal -> [(target, actions)], so a check visits only targets granting it something
     by_principal: dict[PrincipalKey, list[tuple[CompiledTarget, int]]] = field(init=False)
+    # principal -> the projects it is a member of (directly; groups are their own principals)
+    projects_of: dict[PrincipalKey, set[int]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.by_principal = {}
         for target in self.targets.values():
             for key, bits in target.grants.items():
                 self.by_principal.setdefault(key, []).append((target, bits))
+        self.projects_of = {}
+        for project_id, key in self.member_roles:
+            self.projects_of.setdefault(key, set()).add(project_id)
+
+    def roles_in(
+        self, project_id: int, keys: Iterable[PrincipalKey]
+    ) -> Iterator[tuple[PrincipalKey, CompiledRole]]:
+        """The roles `keys` hold in one project, each with the principal it comes through."""
+        for key in keys:
+            for role in self.member_roles.get((project_id, key), ()):
+                yield key, role
+
+    def member_projects(self, keys: Iterable[PrincipalKey]) -> set[int]:
+        """The projects in which one of `keys` holds a role."""
+        found: set[int] = set()
+        for key in keys:
+            found |= self.projects_of.get(key, set())
+        return found
 
     def keys_for(self, user_id: int | None, group_id: int | None) -> list[PrincipalKey]:
         """Whose grants apply: the user directly, each of their groups, and the anonymous

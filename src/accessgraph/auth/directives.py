@@ -16,8 +16,14 @@ from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.schema_directive import Location
 
-from accessgraph.auth.policy import Action, Policy, Resource, default_policy, require
-from accessgraph.errors import forbidden, unauthenticated
+from accessgraph.auth.policy import (
+    Action,
+    Policy,
+    Resource,
+    default_policy,
+    refuse_regardless,
+    require,
+)
 
 _DOCUMENTED_BY = default_policy()
 
@@ -70,9 +76,7 @@ class LocatedPolicyPermission(PolicyPermission):
         if resource is None:
             # No such object for this caller: the resolver answers NOT_FOUND (or null), unless
             # the caller may not do this at all (a read-only token writing, say).
-            refused = policy.precheck(principal, self.action)
-            if refused is not None:
-                raise unauthenticated() if refused.unauthenticated else forbidden(refused.reason)
+            refuse_regardless(policy, principal, self.action)
             return True
         require(policy, principal, self.action, resource)
         return True

@@ -25,6 +25,7 @@ from typing import Protocol
 
 from accessgraph.auth.access import ANONYMOUS_KEY, AccessIndex, ArtifactAction
 from accessgraph.auth.principal import Principal
+from accessgraph.auth.projects import GlobalRole
 from accessgraph.errors import forbidden, unauthenticated
 from accessgraph.models.enums import (
     Environment,
@@ -109,11 +110,20 @@ SUBSCRIPTION_ROLE_PERMISSIONS: Mapping[SubscriptionRole, frozenset[SubscriptionP
     | {S.VIEW_NETWORK, S.MANAGE_NETWORK, S.VIEW_SUBSCRIPTION_TOKENS},
 }
 
-Permission = TeamPermission | SubscriptionPermission | ArtifactAction
+
+class ProjectPermission(StrEnum):
+    """What membership of a project holds on the project itself (R27-R30)."""
+
+    VIEW_PROJECT = "VIEW_PROJECT"  # any role, directly or through a group
+    ADMINISTER_PROJECT = "ADMINISTER_PROJECT"  # the PROJECT_ADMIN global role
+
+
+PROJECT_ADMIN = GlobalRole.PROJECT_ADMIN.value
+
+Permission = TeamPermission | SubscriptionPermission | ArtifactAction | ProjectPermission
+_KINDS = (TeamPermission, SubscriptionPermission, ArtifactAction, ProjectPermission)
 # All are StrEnums and a held-permission map mixes them: their values must never collide.
-assert len(
-    {p.value for kind in (TeamPermission, SubscriptionPermission, ArtifactAction) for p in kind}
-) == (len(TeamPermission) + len(SubscriptionPermission) + len(ArtifactAction))
+assert len({p.value for kind in _KINDS for p in kind}) == sum(len(kind) for kind in _KINDS)
 
 
 class Action(StrEnum):
@@ -157,7 +167,9 @@ class Action(StrEnum):
     VIEW_ALL_PROJECTS = "VIEW_ALL_PROJECTS"
     MANAGE_PROJECTS = "MANAGE_PROJECTS"  # create projects
     VIEW_GLOBAL_ROLES = "VIEW_GLOBAL_ROLES"
-    MANAGE_PROJECT_ROLES = "MANAGE_PROJECT_ROLES"  # R29 (Project Admins: with memberships)
+    # Decided on a ProjectResource: admins, and the project's members / Project Admins.
+    VIEW_PROJECT = "VIEW_PROJECT"
+    ADMINISTER_PROJECT = "ADMINISTER_PROJECT"  # its roles, members, global role adjustments
     UPDATE_GLOBAL_ROLES = "UPDATE_GLOBAL_ROLES"
     CHECK_ACCESS_OF_OTHERS = "CHECK_ACCESS_OF_OTHERS"  # about any user, group, token, anonymous
 
@@ -241,7 +253,11 @@ RULES: Mapping[Action, Rule] = {
     Action.VIEW_ALL_PROJECTS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,)),
     Action.MANAGE_PROJECTS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,), writes=True),
     Action.VIEW_GLOBAL_ROLES: Rule(any_member=True),
-    Action.MANAGE_PROJECT_ROLES: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,), writes=True),
+    # R27-R30: a project is seen by its members and administered by its Project Admins.
+    Action.VIEW_PROJECT: Rule(any_of=(P.MANAGE_TEAM_SETTINGS, ProjectPermission.VIEW_PROJECT)),
+    Action.ADMINISTER_PROJECT: Rule(
+        any_of=(P.MANAGE_TEAM_SETTINGS, ProjectPermission.ADMINISTER_PROJECT), writes=True
+    ),
     Action.UPDATE_GLOBAL_ROLES: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,), writes=True),
     Action.CHECK_ACCESS_OF_OTHERS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,)),
     Action.MANAGE_SUBSCRIPTION_TOKENS: Rule(
@@ -287,14 +303,25 @@ class SubscriptionResource:
 
 @dataclass(frozen=True, slots=True)
 class ArtifactResource:
-    """A resource asked about by `checkAccess`, with the organization's compiled index."""
+    """A resource asked about by `checkAccess`, with the organization's compiled index. With no
+    `name`, it stands for any resource of its type in its project and environment: what the
+    project's roles grant there (`Project.viewerPermissions`)."""
 
     org_id: int
     type: ResourceType
-    name: str
+    name: str | None
     index: AccessIndex
     environment: Environment | None = None
     project_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectResource:
+    """A project, for seeing and administering it (R27-R30)."""
+
+    org_id: int
+    project_id: int
+    index: AccessIndex
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,7 +421,7 @@ class PermissionTargetGrants:
     def grants(
         self, principal: Principal, resource: Resource | None
     ) -> Iterable[tuple[Permission, Grant]]:
-        if isinstance(resource, ArtifactResource):
+        if isinstance(resource, ArtifactResource) and resource.name is not None:
             index = resource.index
             keys = index.keys_for(principal.user_id, principal.group_id)
             for applied in index.applied(keys, resource.type, resource.name):
@@ -425,31 +452,53 @@ class PermissionTargetGrants:
 
 
 class ProjectRoleGrants:
-    """R28-R30: the global and project roles a user holds in the resource's project, directly or
-    through their groups, each only in its environments."""
+    """R28-R30: the global and project roles a user holds in a project, directly or through
+    their groups. On a resource of the project, each role's actions hold only in the role's
+    environments; on the project itself, any role lets its holder see the project and the
+    PROJECT_ADMIN global role lets them administer it."""
 
     per_resource = True
 
     def grants(
         self, principal: Principal, resource: Resource | None
     ) -> Iterable[tuple[Permission, Grant]]:
+        if isinstance(resource, ProjectResource):
+            yield from self._on_project(principal, resource)
+            return
         if not isinstance(resource, ArtifactResource) or resource.project_key is None:
             return
         index = resource.index
         project_id = index.projects.get(resource.project_key)
         if project_id is None or resource.environment is None:
             return
-        for key in index.keys_for(principal.user_id, principal.group_id):
-            for role in index.member_roles.get((project_id, key), ()):
-                if resource.environment.value not in role.environments:
-                    continue
-                bits = role.bits_for(resource.type)
-                via = index.describe(key)
-                for action in ArtifactAction:
-                    if bits & action.bit:
-                        yield action, Grant("PROJECT_ROLE", role.name, action.value, via)
+        keys = index.keys_for(principal.user_id, principal.group_id)
+        for key, role in index.roles_in(project_id, keys):
+            if resource.environment.value not in role.environments:
+                continue
+            bits = role.bits_for(resource.type)
+            via = index.describe(key)
+            for action in ArtifactAction:
+                if bits & action.bit:
+                    yield action, Grant("PROJECT_ROLE", role.name, action.value, via)
+
+    def _on_project(
+        self, principal: Principal, resource: ProjectResource
+    ) -> Iterable[tuple[Permission, Grant]]:
+        index = resource.index
+        keys = index.keys_for(principal.user_id, principal.group_id)
+        for key, role in index.roles_in(resource.project_id, keys):
+            via = index.describe(key)
+            view = ProjectPermission.VIEW_PROJECT
+            yield view, Grant("PROJECT_ROLE", role.name, view.value, via)
+            if role.is_global and role.name == PROJECT_ADMIN:
+                admin = ProjectPermission.ADMINISTER_PROJECT
+                yield admin, Grant("PROJECT_ROLE", role.name, admin.value, via)
 
     def holders(self, permission: Permission) -> Iterable[str]:
+        if permission == ProjectPermission.VIEW_PROJECT:
+            return ["ProjectMember"]
+        if permission == ProjectPermission.ADMINISTER_PROJECT:
+            return [f"GlobalRole.{PROJECT_ADMIN}"]
         return []
 
 
@@ -616,6 +665,14 @@ def default_policy() -> Policy:
             ProjectRoleGrants(),
         ]
     )
+
+
+def refuse_regardless(policy: Policy, principal: Principal, action: Action) -> None:
+    """Raise the refusal that holds whatever the resource (a read-only token writing, an
+    anonymous caller, a scoped token outside its scope), if any."""
+    refused = policy.precheck(principal, action)
+    if refused is not None:
+        raise unauthenticated() if refused.unauthenticated else forbidden(refused.reason)
 
 
 def require(

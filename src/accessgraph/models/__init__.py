@@ -24,7 +24,13 @@ from accessgraph.models.permission_target import (
     TargetGrant,
     TargetResourceSet,
 )
-from accessgraph.models.project import GlobalRoleSetting, Project, ProjectMember, ProjectRole
+from accessgraph.models.project import (
+    GlobalRoleSetting,
+    Project,
+    ProjectGlobalRole,
+    ProjectMember,
+    ProjectRole,
+)
 from accessgraph.models.session import LoginSession
 from accessgraph.models.subscription import Subscription, SubscriptionMember, UsageNotification
 from accessgraph.models.token import AccessToken
@@ -46,6 +52,7 @@ __all__ = [
     "PermissionTarget",
     "PrincipalType",
     "Project",
+    "ProjectGlobalRole",
     "ProjectMember",
     "ProjectRole",
     "Resource",

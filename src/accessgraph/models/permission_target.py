@@ -33,6 +33,8 @@ class Resource(SQLModel, table=True):
     type: ResourceType = Field(sa_type=enum_column(ResourceType))
     name: str = Field(max_length=RESOURCE_NAME_MAX)
     environment: Environment | None = Field(default=None, sa_type=enum_column(Environment))
+    # The project holding it (R27), whose roles apply to it in its environment.
+    project_id: int | None = Field(default=None, foreign_key="projects.id", index=True)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 

@@ -48,6 +48,21 @@ class GlobalRoleSetting(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class ProjectGlobalRole(SQLModel, table=True):
+    """A Project Admin's adjustment of one global role for their project (R28): it replaces the
+    organization's setting of that role in this project only."""
+
+    __tablename__ = "project_global_roles"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_project_global_roles"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int = Field(foreign_key="projects.id", index=True)
+    name: str = Field(max_length=40)
+    environments: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    actions: int  # bit mask of ArtifactAction, for every resource type (basic mode)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
 class ProjectRole(SQLModel, table=True):
     """A custom role of one project (R29): environments, and either basic actions (one set for
     every resource type) or advanced actions per resource type."""

@@ -2,8 +2,9 @@
 
 The subject is the caller, or (for admins) any user, group, token or the anonymous user. The
 answer comes from the one policy engine: the team role (admins administer everything),
-permission targets (directly, through groups, or to the anonymous user), capped by a token's
-permission (R14) and confined by a subscription token. Cost: the caller's authentication, one
+permission targets (directly, through groups, or to the anonymous user) and, for a resource in
+a project, the roles held there in its environment (R30), capped by a token's permission (R14)
+and confined by a subscription token. Cost: the caller's authentication, one
 read of the organization's access version, and one read of the subject when it is not the
 caller, whatever the number of targets and groups.
 """
@@ -15,7 +16,12 @@ from dataclasses import dataclass, replace
 from sqlalchemy import select
 from sqlmodel import col
 
-from accessgraph.auth.access import ACTIONS_BY_TYPE, ArtifactAction
+from accessgraph.auth.access import (
+    PROJECT_ACTIONS_BY_TYPE,
+    AccessIndex,
+    ArtifactAction,
+    actions_for_type,
+)
 from accessgraph.auth.policy import DENIED, Action, ArtifactResource, Decision, Scope, require
 from accessgraph.auth.principal import Principal
 from accessgraph.errors import ExposedError
@@ -57,8 +63,7 @@ def _action(data: CheckInput) -> ArtifactAction:
         raise _bad(
             f"Unknown action {data.action!r}; one of {', '.join(a.value for a in ArtifactAction)}."
         ) from None
-    supported = ACTIONS_BY_TYPE.get(data.resource_type)
-    if supported is not None and action not in supported:
+    if action not in actions_for_type(data.resource_type):
         raise _bad(f"{action.value} does not apply to {data.resource_type.value} resources.")
     return action
 
@@ -131,13 +136,45 @@ async def check_access(services: Services, caller: Principal, data: CheckInput) 
             Decision(False, Scope.NONE, "The token is revoked or expired."), action, label
         )
     index = await services.access_indexes.current(services.db, subject.org_id)
+    project_key, environment = _placement(index, data, name)
     resource = ArtifactResource(
-        subject.org_id, data.resource_type, name, index, data.environment, data.project_key
+        subject.org_id, data.resource_type, name, index, environment, project_key
     )
     decision = services.policy.decide(subject, action, resource)
     if not decision.allowed and not decision.unauthenticated:
         decision = replace(decision, reason=_why_not(decision, action, data, label))
     return CheckResult(decision, action, label)
+
+
+def _placement(
+    index: AccessIndex, data: CheckInput, name: str
+) -> tuple[str | None, Environment | None]:
+    """The project and environment the resource is in: those it was registered with (so a
+    registry may ask by name alone), or those the input gives for an unregistered one. An input
+    that contradicts the registration is an error rather than an answer about another place."""
+    asked_key = data.project_key.strip().lower() if data.project_key is not None else None
+    registered = index.project_resources.get((data.resource_type, name))
+    if registered is not None:
+        key, environment = registered
+        if (asked_key is not None and asked_key != key) or (
+            data.environment is not None and data.environment.value != environment
+        ):
+            raise _bad(
+                f"{data.resource_type.value} {name!r} is registered in project {key!r}, "
+                f"environment {environment}."
+            )
+        return key, Environment(environment)
+    if asked_key is None:
+        return None, data.environment
+    if data.resource_type not in PROJECT_ACTIONS_BY_TYPE:
+        raise _bad(
+            f"A {data.resource_type.value} is never in a project (R29); leave out projectKey."
+        )
+    if asked_key not in index.projects:
+        raise ExposedError(f"No project {asked_key!r}.", "NOT_FOUND")
+    if data.environment is None:
+        raise _bad("Give the environment (DEV or PROD) of a resource in a project.")
+    return asked_key, data.environment
 
 
 def _why_not(decision: Decision, action: ArtifactAction, data: CheckInput, label: str) -> str:
@@ -146,6 +183,7 @@ def _why_not(decision: Decision, action: ArtifactAction, data: CheckInput, label
         return decision.reason  # a cap: read-only token, scoped token, other organization
     return (
         f"No grant allows {action.value} on {data.resource_type.value} "
-        f"{data.resource_name.strip()!r} for {label}: no permission target covering it grants "
-        "it to them, their groups or the anonymous user."
+        f"{data.resource_name.strip()!r} for {label}: no permission target covering it, and "
+        "no role they hold in its project in its environment, grants it to them, their groups "
+        "or the anonymous user."
     )

@@ -1,6 +1,7 @@
 """One organization's access index, cached per process and never stale.
 
-Every change to groups, group members, permission targets or the manage policy bumps the
+Every change to groups, group members, permission targets, the manage policy, projects' roles,
+members and resources bumps the
 organization's `access_version` in its own transaction (`bump`). A check reads that version
 (one indexed statement); if this process's cached index is older, it is rebuilt (a few
 statements, whatever the number of targets) and swapped in. So a revocation is seen by the
@@ -34,8 +35,10 @@ from accessgraph.models import (
     Organization,
     PermissionTarget,
     Project,
+    ProjectGlobalRole,
     ProjectMember,
     ProjectRole,
+    Resource,
     ResourceType,
     TargetGrant,
     TargetResourceSet,
@@ -149,14 +152,42 @@ async def build(db: Database, org_id: int) -> AccessIndex:
             .scalars()
             .all()
         )
+        adjustments = (
+            (
+                await session.execute(
+                    select(ProjectGlobalRole).where(
+                        col(ProjectGlobalRole.project_id).in_(project_ids)
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        in_projects = (
+            await session.execute(
+                select(
+                    col(Resource.type),
+                    col(Resource.name),
+                    col(Resource.project_id),
+                    col(Resource.environment),
+                ).where(col(Resource.org_id) == org_id, col(Resource.project_id).is_not(None))
+            )
+        ).all()
         groups = (
             await session.execute(
                 select(col(Group.id), col(Group.name)).where(col(Group.org_id) == org_id)
             )
         ).all()
     global_roles = _global_roles(settings)
+    # R28: a project's adjustment of a global role replaces the organization's setting there.
+    adjusted: defaultdict[int, dict[str, CompiledRole]] = defaultdict(dict)
+    for adjustment in adjustments:
+        adjusted[adjustment.project_id][adjustment.name] = CompiledRole(
+            adjustment.name, frozenset(adjustment.environments), adjustment.actions, is_global=True
+        )
+    # A member's role ids count only if the role is of the member's project.
     project_roles = {
-        role.id: CompiledRole(
+        (role.project_id, role.id): CompiledRole(
             role.name,
             frozenset(role.environments),
             role.basic_actions,
@@ -167,10 +198,24 @@ async def build(db: Database, org_id: int) -> AccessIndex:
     }
     member_roles = {
         (m.project_id, (m.principal_type, m.principal_id)): tuple(
-            [global_roles[g] for g in m.global_roles if g in global_roles]
-            + [project_roles[r] for r in m.project_role_ids if r in project_roles]
+            [
+                adjusted[m.project_id].get(g) or global_roles[g]
+                for g in m.global_roles
+                if g in global_roles
+            ]
+            + [
+                project_roles[m.project_id, r]
+                for r in m.project_role_ids
+                if (m.project_id, r) in project_roles
+            ]
         )
         for m in members
+    }
+    key_of = {pk: key for pk, key in projects}
+    project_resources = {
+        (kind, name): (key_of[project_id], environment.value if environment else "DEV")
+        for kind, name, project_id, environment in in_projects
+        if project_id in key_of
     }
     resources: defaultdict[int, dict[ResourceType, ResourceMatcher]] = defaultdict(dict)
     for row in sets:
@@ -197,6 +242,7 @@ async def build(db: Database, org_id: int) -> AccessIndex:
         group_names={pk: name for pk, name in groups if pk is not None},
         projects={key: pk for pk, key in projects if pk is not None},
         member_roles=member_roles,
+        project_resources=project_resources,
     )
 
 
@@ -208,7 +254,8 @@ def _global_roles(settings: Sequence[GlobalRoleSetting]) -> dict[str, CompiledRo
         row = edited.get(role.value)
         if row is None:
             envs = frozenset(e.value for e in default.environments)
-            out[role.value] = CompiledRole(role.value, envs, default.actions)
+            out[role.value] = CompiledRole(role.value, envs, default.actions, is_global=True)
         else:
-            out[role.value] = CompiledRole(role.value, frozenset(row.environments), row.actions)
+            envs = frozenset(row.environments)
+            out[role.value] = CompiledRole(role.value, envs, row.actions, is_global=True)
     return out

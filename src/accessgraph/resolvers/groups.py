@@ -17,7 +17,7 @@ from accessgraph.auth.policy import Action, require
 from accessgraph.auth.principal import Principal
 from accessgraph.db import lock_organization
 from accessgraph.errors import Rejected, not_found
-from accessgraph.models import Group, GroupMember, PrincipalType, TargetGrant, User
+from accessgraph.models import Group, GroupMember, PrincipalType, ProjectMember, TargetGrant, User
 from accessgraph.models.group import DESCRIPTION_MAX, GROUP_NAME_MAX
 from accessgraph.resolvers import audit
 from accessgraph.resolvers.access_index import bump
@@ -209,7 +209,8 @@ async def update_members(
 
 
 async def delete_group(services: Services, principal: Principal, group_id: int) -> int:
-    """The group, its memberships and every grant to it in permission targets."""
+    """The group, its memberships, every grant to it in permission targets and its project
+    memberships (a later group must never inherit them, even if the database reuses the id)."""
     require(services.policy, principal, Action.MANAGE_ACCESS)
     assert principal.org_id is not None
     now = services.clock.now()
@@ -219,12 +220,7 @@ async def delete_group(services: Services, principal: Principal, group_id: int) 
         group = await _load(session, principal.org_id, group_id)
         members = await _member_emails(session, group_id)
         await session.execute(delete(GroupMember).where(col(GroupMember.group_id) == group_id))
-        await session.execute(
-            delete(TargetGrant).where(
-                col(TargetGrant.principal_type) == PrincipalType.GROUP,
-                col(TargetGrant.principal_id) == group_id,
-            )
-        )
+        await _drop_grants(session, PrincipalType.GROUP, group_id)
         audit.record(
             session,
             principal,
@@ -240,12 +236,22 @@ async def delete_group(services: Services, principal: Principal, group_id: int) 
 
 
 async def leave_groups(session: AsyncSession, user: User) -> None:
-    """A deleted user leaves every group (their grants go with their account)."""
+    """A deleted user leaves every group and project (their grants go with their account)."""
     await session.execute(delete(GroupMember).where(col(GroupMember.user_id) == user.id))
+    assert user.id is not None
+    await _drop_grants(session, PrincipalType.USER, user.id)
+    await bump(session, user.org_id)
+
+
+async def _drop_grants(session: AsyncSession, kind: PrincipalType, pk: int) -> None:
+    """Every grant to a principal that is going away: in permission targets and projects."""
     await session.execute(
         delete(TargetGrant).where(
-            col(TargetGrant.principal_type) == PrincipalType.USER,
-            col(TargetGrant.principal_id) == user.id,
+            col(TargetGrant.principal_type) == kind, col(TargetGrant.principal_id) == pk
         )
     )
-    await bump(session, user.org_id)
+    await session.execute(
+        delete(ProjectMember).where(
+            col(ProjectMember.principal_type) == kind, col(ProjectMember.principal_id) == pk
+        )
+    )

@@ -14,8 +14,19 @@ from sqlmodel import col
 from strawberry.dataloader import DataLoader
 
 from accessgraph.auth.principal import Principal
-from accessgraph.models import AccessToken, Group, ProjectRole, SubscriptionMember, User
-from accessgraph.resolvers.projects import roles_of_projects
+from accessgraph.models import (
+    AccessToken,
+    Group,
+    Project,
+    ProjectRole,
+    SubscriptionMember,
+    User,
+)
+from accessgraph.resolvers.projects import (
+    GlobalRoleView,
+    global_roles_of_projects,
+    roles_of_projects,
+)
 from accessgraph.resolvers.subscriptions import (
     SubscriptionView,
     first_members,
@@ -43,6 +54,9 @@ class Loaders:
     member_count: DataLoader[int, int] = field(init=False)
     group_by_id: DataLoader[int, Group | None] = field(init=False)
     roles_of_project: DataLoader[int, list[ProjectRole]] = field(init=False)
+    # The global roles as they hold in each project (its adjustments, else the organization's).
+    global_roles_of_project: DataLoader[int, list[GlobalRoleView]] = field(init=False)
+    project_by_id: DataLoader[int, Project | None] = field(init=False)
 
     def __post_init__(self) -> None:
         self.user_by_id = DataLoader(load_fn=self._load_users)
@@ -52,6 +66,25 @@ class Loaders:
         self.member_count = DataLoader(load_fn=self._load_member_counts)
         self.group_by_id = DataLoader(load_fn=self._load_groups)
         self.roles_of_project = DataLoader(load_fn=self._load_project_roles)
+        self.global_roles_of_project = DataLoader(load_fn=self._load_global_roles)
+        self.project_by_id = DataLoader(load_fn=self._load_projects)
+
+    async def _load_global_roles(self, ids: Sequence[int]) -> list[list[GlobalRoleView]]:
+        assert self.principal.org_id is not None
+        found = await global_roles_of_projects(self.services, self.principal.org_id, ids)
+        return [found[i] for i in ids]
+
+    async def _load_projects(self, ids: Sequence[int]) -> list[Project | None]:
+        async with self.services.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(Project).where(
+                        col(Project.id).in_(ids), col(Project.org_id) == self.principal.org_id
+                    )
+                )
+            ).scalars()
+            found = {row.id: row for row in rows}
+        return [found.get(i) for i in ids]
 
     async def _load_project_roles(self, ids: Sequence[int]) -> list[list[ProjectRole]]:
         found = await roles_of_projects(self.services, ids)

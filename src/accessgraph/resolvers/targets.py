@@ -17,6 +17,7 @@ from sqlmodel import col
 
 from accessgraph.auth.access import (
     ACTIONS_BY_TYPE,
+    PROJECT_RESOURCE_TYPES,
     TARGET_TYPES,
     ArtifactAction,
     actions_of,
@@ -35,6 +36,7 @@ from accessgraph.models import (
     ManagePolicy,
     PermissionTarget,
     PrincipalType,
+    Project,
     Resource,
     ResourceType,
     TargetGrant,
@@ -70,24 +72,42 @@ class RegisterInput:
     type: ResourceType
     name: str
     environment: Environment | None = None
+    project_key: str | None = None
 
 
 async def register_resource(
     services: Services, principal: Principal, data: RegisterInput
 ) -> Resource:
+    """A resource, optionally held by a project: the project's roles then apply to it in its
+    environment (DEV unless given), and `checkAccess` finds both from its name alone."""
     require(services.policy, principal, Action.MANAGE_ACCESS)
     assert principal.org_id is not None
-    if data.type not in TARGET_TYPES:
+    in_project = data.project_key is not None
+    allowed = PROJECT_RESOURCE_TYPES if in_project else TARGET_TYPES
+    if data.type not in allowed:
+        where = "in a project" if in_project else "outside a project"
         raise Rejected(
             "UNSUPPORTED_RESOURCE_TYPE",
-            f"{data.type.value} resources belong to projects, not to permission targets.",
+            f"{data.type.value} resources cannot be registered {where}; "
+            f"{', '.join(t.value for t in allowed)} can.",
             ["type"],
         )
     name = clean_resource_name(data.name)
+    environment = data.environment or (Environment.DEV if in_project else None)
     now = services.clock.now()
     async with services.db.write() as session:
         await lock_organization(session, principal.org_id)
         await require_now(services, session, principal, Action.MANAGE_ACCESS)
+        project = None
+        if data.project_key is not None:
+            project = await session.scalar(
+                select(Project).where(
+                    col(Project.org_id) == principal.org_id,
+                    col(Project.key) == data.project_key.strip().lower(),
+                )
+            )
+            if project is None:
+                raise Rejected("NOT_FOUND", f"No project {data.project_key!r}.", ["projectKey"])
         taken = await session.scalar(
             select(func.count())
             .select_from(Resource)
@@ -105,11 +125,14 @@ async def register_resource(
             org_id=principal.org_id,
             type=data.type,
             name=name,
-            environment=data.environment,
+            environment=environment,
+            project_id=project.id if project else None,
             created_at=now,
         )
         session.add(resource)
         await session.flush()
+        if project is not None:
+            await bump(session, principal.org_id)  # the index maps it to its project
         audit.record(
             session,
             principal,
@@ -117,7 +140,12 @@ async def register_resource(
             org_id=principal.org_id,
             now=now,
             target=resource,
-            after={"type": data.type.value, "name": name, "environment": data.environment},
+            after={
+                "type": data.type.value,
+                "name": name,
+                "environment": environment,
+                "project": project.key if project else None,
+            },
         )
     return resource
 

@@ -74,6 +74,14 @@ class RegisteredResource(Node):
     name: str
     environment: Environment | None
     created_at: datetime
+    _project_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The project holding it (R27), whose roles apply to it.")
+    async def project_key(self, info: Info) -> str | None:
+        if self._project_id is None:
+            return None
+        project = await info.context.loaders.project_by_id.load(self._project_id)
+        return project.key if project is not None else None
 
     @classmethod
     def of(cls, row: models.Resource) -> RegisteredResource:
@@ -84,6 +92,7 @@ class RegisteredResource(Node):
             name=row.name,
             environment=row.environment,
             created_at=row.created_at,
+            _project_id=row.project_id,
         )
 
 
@@ -251,14 +260,24 @@ class DeleteGroupPayload:
 @strawberry.input
 class RegisterRepositoryInput:
     name: str
-    environment: Environment | None = None
+    environment: Environment | None = strawberry.field(
+        default=None, description="In a project: DEV (the default) or PROD."
+    )
+    project_key: str | None = strawberry.field(
+        default=None, description="The project holding it; its roles then apply to it (R30)."
+    )
 
 
 @strawberry.input
 class RegisterResourceInput:
     type: ResourceType
     name: str
-    environment: Environment | None = None
+    environment: Environment | None = strawberry.field(
+        default=None, description="In a project: DEV (the default) or PROD."
+    )
+    project_key: str | None = strawberry.field(
+        default=None, description="The project holding it; its roles then apply to it (R30)."
+    )
 
 
 @strawberry.type
@@ -535,7 +554,9 @@ class AccessMutations:
         self, info: Info, input: RegisterRepositoryInput
     ) -> RegisterResourcePayload | None:
         ctx = info.context
-        data = targets.RegisterInput(models.ResourceType.REPOSITORY, input.name, input.environment)
+        data = targets.RegisterInput(
+            models.ResourceType.REPOSITORY, input.name, input.environment, input.project_key
+        )
         row, errors = await attempt(targets.register_resource(ctx.services, ctx.principal, data))
         return RegisterResourcePayload(
             resource=RegisteredResource.of(row) if row else None, errors=errors
@@ -543,13 +564,14 @@ class AccessMutations:
 
     @strawberry.mutation(
         extensions=requires(Action.MANAGE_ACCESS),
-        description="Registers a build, release bundle or destination (or a repository).",
+        description="Registers a repository, build, release bundle or destination, or (in a "
+        "project) a pipeline.",
     )
     async def register_resource(
         self, info: Info, input: RegisterResourceInput
     ) -> RegisterResourcePayload | None:
         ctx = info.context
-        data = targets.RegisterInput(input.type, input.name, input.environment)
+        data = targets.RegisterInput(input.type, input.name, input.environment, input.project_key)
         row, errors = await attempt(targets.register_resource(ctx.services, ctx.principal, data))
         return RegisterResourcePayload(
             resource=RegisteredResource.of(row) if row else None, errors=errors

@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 
 from accessgraph import models
 from accessgraph.auth.policy import Action
+from accessgraph.resolvers.projects import can_on_project
 from accessgraph.resolvers.targets import visible_target_ids
 from accessgraph.schema.access import Group, RegisteredResource, build_targets
 from accessgraph.schema.audit import AuditEvent
@@ -76,7 +77,9 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
         return RegisteredResource.of(resource)
     if type_name == "Project":
         project = await _get(ctx, models.Project, pk)
-        if project is None or not ctx.can(Action.VIEW_ALL_PROJECTS, project):
+        if project is None or not await can_on_project(
+            ctx.services, ctx.principal, Action.VIEW_PROJECT, project
+        ):
             return None
         return Project.of(project)
     if type_name == "AuditEvent":

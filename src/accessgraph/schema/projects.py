@@ -1,19 +1,24 @@
-"""Projects (R27) and global roles (R28): types, inputs, payloads, root fields."""
+"""Projects (R27-R30): types, inputs, payloads, root fields.
+
+A project's administration is declared with `requires(ADMINISTER_PROJECT, locate)`: decided on
+the project the input names, so its Project Admins pass and everyone else gets FORBIDDEN (or
+NOT_FOUND in the payload when the project is not theirs to see).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 
 from accessgraph import models
 from accessgraph.auth.access import actions_of
 from accessgraph.auth.directives import requires
-from accessgraph.auth.policy import Action
+from accessgraph.auth.policy import Action, ProjectResource, Resource
 from accessgraph.resolvers import projects
 from accessgraph.resolvers.pagination import Page, PageArgs, encode_cursor
-from accessgraph.schema.access import Group
+from accessgraph.schema.access import Group, RegisteredResource
 from accessgraph.schema.base import Connection, Node, PageInfo, UserError, to_global_id
 from accessgraph.schema.context import Context
 from accessgraph.schema.enums import ArtifactAction, Environment, ResourceType
@@ -21,6 +26,25 @@ from accessgraph.schema.helpers import attempt, decode_id
 from accessgraph.schema.users import User
 
 Info = strawberry.Info[Context, None]
+
+
+async def _project_in_input(source: Any, info: Info, kwargs: dict[str, Any]) -> Resource | None:
+    """The project `input.projectKey` names, if the caller may see it (else the resolver
+    answers NOT_FOUND). Read from the cached access index: no statement."""
+    ctx = info.context
+    org_id = ctx.principal.org_id
+    if org_id is None:
+        return None
+    index = await ctx.services.access_indexes.current(ctx.services.db, org_id)
+    pk = index.projects.get(kwargs["input"].project_key.strip().lower())
+    if pk is None:
+        return None
+    resource = ProjectResource(org_id, pk, index)
+    return resource if ctx.can(Action.VIEW_PROJECT, resource) else None
+
+
+def administers() -> list[Any]:
+    return requires(Action.ADMINISTER_PROJECT, _project_in_input)
 
 
 @strawberry.type(description="Actions on one resource type.")
@@ -142,6 +166,55 @@ class Project(Node):
         rows = await info.context.loaders.roles_of_project.load(self._model.id)
         return [ProjectRole.of(row) for row in rows]
 
+    @strawberry.field(
+        description="The five global roles as they hold here: the project's adjustments "
+        "(`projectKey` set), else the organization's settings (R28)."
+    )
+    async def global_roles(self, info: Info) -> list[GlobalRole]:
+        assert self._model.id is not None
+        views = await info.context.loaders.global_roles_of_project.load(self._model.id)
+        return [GlobalRole.of(view) for view in views]
+
+    @strawberry.field(
+        description="The actions you hold on this project's resources of each type in one "
+        "environment, from your team role and project roles (a permission target may add "
+        "more on named resources): what the console may offer, in one query."
+    )
+    async def viewer_permissions(
+        self, info: Info, environment: Environment
+    ) -> list[ResourceActions]:
+        held = await projects.viewer_permissions(
+            info.context.services, info.context.principal, self._model, environment
+        )
+        return [ResourceActions(resource_type=kind, actions=acts) for kind, acts in held.items()]
+
+    @strawberry.field(
+        description="Whether you may change this project's roles and members (admins and its "
+        "Project Admins)."
+    )
+    async def viewer_can_administer(self, info: Info) -> bool:
+        ctx = info.context
+        return await projects.can_on_project(
+            ctx.services, ctx.principal, Action.ADMINISTER_PROJECT, self._model
+        )
+
+    @strawberry.field(description="The resources registered in this project.")
+    async def resources(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> Connection[RegisteredResource]:
+        assert self._model.id is not None
+        page = await projects.list_resources(
+            info.context.services,
+            self._model.id,
+            PageArgs(first=first, after=after, last=last, before=before),
+        )
+        return Connection.of(page, RegisteredResource.of)
+
     @classmethod
     def of(cls, row: models.Project) -> Project:
         assert row.id is not None
@@ -164,6 +237,9 @@ class GlobalRole:
     actions: list[ArtifactAction] = strawberry.field(description="For every resource type.")
     is_default: bool = strawberry.field(description="Unchanged since the first migration.")
     updated_at: datetime | None
+    project_key: str | None = strawberry.field(
+        description="Set when this is a project's own adjustment; null: the organization's setting."
+    )
 
     @classmethod
     def of(cls, view: projects.GlobalRoleView) -> GlobalRole:
@@ -173,6 +249,7 @@ class GlobalRole:
             actions=actions_of(view.rights.actions),
             is_default=view.updated_at is None,
             updated_at=view.updated_at,
+            project_key=view.project_key,
         )
 
 
@@ -180,6 +257,9 @@ class GlobalRole:
 class CreateProjectInput:
     key: str = strawberry.field(description="2-32 lowercase letters and digits, e.g. payments.")
     name: str
+    admin_user_ids: list[strawberry.ID] = strawberry.field(
+        default_factory=list, description="Users appointed Project Admins (R27)."
+    )
 
 
 @strawberry.type
@@ -198,6 +278,28 @@ class UpdateGlobalRoleInput:
 @strawberry.type
 class UpdateGlobalRolePayload:
     global_role: GlobalRole | None
+    errors: list[UserError]
+
+
+@strawberry.input(description="A project's own environments and actions for a global role.")
+class UpdateProjectGlobalRoleInput:
+    project_key: str
+    name: str = strawberry.field(description="PROJECT_ADMIN, DEVELOPER, CONTRIBUTOR, ...")
+    environments: list[Environment]
+    actions: list[ArtifactAction]
+
+
+@strawberry.input
+class ResetProjectGlobalRoleInput:
+    project_key: str
+    name: str
+
+
+@strawberry.type
+class ProjectGlobalRolePayload:
+    global_role: GlobalRole | None = strawberry.field(
+        description="The role as it now holds in the project."
+    )
     errors: list[UserError]
 
 
@@ -338,8 +440,16 @@ class ProjectMutations:
         self, info: Info, input: CreateProjectInput
     ) -> CreateProjectPayload | None:
         ctx = info.context
-        data = projects.CreateProjectInput(input.key, input.name)
-        row, errors = await attempt(projects.create_project(ctx.services, ctx.principal, data))
+
+        async def work() -> models.Project:
+            admins = [
+                decode_id(raw, "User", f"adminUserIds.{i}")
+                for i, raw in enumerate(input.admin_user_ids)
+            ]
+            data = projects.CreateProjectInput(input.key, input.name, admins)
+            return await projects.create_project(ctx.services, ctx.principal, data)
+
+        row, errors = await attempt(work())
         return CreateProjectPayload(project=Project.of(row) if row else None, errors=errors)
 
     @strawberry.mutation(extensions=requires(Action.UPDATE_GLOBAL_ROLES), description="R28.")
@@ -356,7 +466,46 @@ class ProjectMutations:
             global_role=GlobalRole.of(view) if view else None, errors=errors
         )
 
-    @strawberry.mutation(extensions=requires(Action.MANAGE_PROJECT_ROLES), description="R29.")
+    @strawberry.mutation(
+        extensions=administers(),
+        description="R28: adjusts a global role for one project (admins and its Project Admins).",
+    )
+    async def update_project_global_role(
+        self, info: Info, input: UpdateProjectGlobalRoleInput
+    ) -> ProjectGlobalRolePayload | None:
+        ctx = info.context
+        view, errors = await attempt(
+            projects.update_project_global_role(
+                ctx.services,
+                ctx.principal,
+                input.project_key,
+                input.name,
+                input.environments,
+                input.actions,
+            )
+        )
+        return ProjectGlobalRolePayload(
+            global_role=GlobalRole.of(view) if view else None, errors=errors
+        )
+
+    @strawberry.mutation(
+        extensions=administers(),
+        description="Drops a project's adjustment: the organization's setting holds again.",
+    )
+    async def reset_project_global_role(
+        self, info: Info, input: ResetProjectGlobalRoleInput
+    ) -> ProjectGlobalRolePayload | None:
+        ctx = info.context
+        view, errors = await attempt(
+            projects.reset_project_global_role(
+                ctx.services, ctx.principal, input.project_key, input.name
+            )
+        )
+        return ProjectGlobalRolePayload(
+            global_role=GlobalRole.of(view) if view else None, errors=errors
+        )
+
+    @strawberry.mutation(extensions=administers(), description="R29.")
     async def create_project_role(
         self, info: Info, input: CreateProjectRoleInput
     ) -> ProjectRolePayload | None:
@@ -369,7 +518,7 @@ class ProjectMutations:
             role=ProjectRole.of(row) if row else None, dropped_advanced_actions=[], errors=errors
         )
 
-    @strawberry.mutation(extensions=requires(Action.MANAGE_PROJECT_ROLES), description="R29.")
+    @strawberry.mutation(extensions=administers(), description="R29.")
     async def update_project_role(
         self, info: Info, input: UpdateProjectRoleInput
     ) -> ProjectRolePayload | None:
@@ -388,7 +537,7 @@ class ProjectMutations:
             errors=[],
         )
 
-    @strawberry.mutation(extensions=requires(Action.MANAGE_PROJECT_ROLES), description="R29.")
+    @strawberry.mutation(extensions=administers(), description="R29.")
     async def delete_project_role(
         self, info: Info, input: DeleteProjectRoleInput
     ) -> DeleteProjectRolePayload | None:
@@ -400,7 +549,7 @@ class ProjectMutations:
         )
         return DeleteProjectRolePayload(deleted_role_name=name, errors=errors)
 
-    @strawberry.mutation(extensions=requires(Action.MANAGE_PROJECT_ROLES), description="R30.")
+    @strawberry.mutation(extensions=administers(), description="R30.")
     async def assign_project_role(
         self, info: Info, input: AssignProjectRoleInput
     ) -> ProjectMemberPayload | None:
@@ -415,7 +564,7 @@ class ProjectMutations:
         row, errors = await attempt(work())
         return ProjectMemberPayload(project=Project.of(row) if row else None, errors=errors)
 
-    @strawberry.mutation(extensions=requires(Action.MANAGE_PROJECT_ROLES), description="R30.")
+    @strawberry.mutation(extensions=administers(), description="R30.")
     async def remove_project_member(
         self, info: Info, input: RemoveProjectMemberInput
     ) -> ProjectMemberPayload | None:

@@ -80,14 +80,6 @@ PROJECT_LIST_FIELDS = {
     "roles": "roles { name }",
     "globalRoles": "globalRoles { name }",
 }
-N_PLUS_ONE = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: N+1 in Project.members: each project of a list runs its own page SELECT and "
-    "count(*) (resolvers.projects.list_members, no loader), and the roles/users/groups loads "
-    "it makes after that await no longer batch",
-)
-
-
 def projects_page(fields: str) -> str:
     return "query { projects(first: 20) { nodes { key " + fields + " } } }"
 
@@ -330,8 +322,8 @@ async def test_project_page_statement_count_is_constant(
 @pytest.mark.parametrize(
     "fields",
     [
-        pytest.param(" ".join(PROJECT_LIST_FIELDS.values()), id="all", marks=N_PLUS_ONE),
-        pytest.param(PROJECT_LIST_FIELDS["members"], id="members", marks=N_PLUS_ONE),
+        pytest.param(" ".join(PROJECT_LIST_FIELDS.values()), id="all"),
+        pytest.param(PROJECT_LIST_FIELDS["members"], id="members"),
         pytest.param(PROJECT_LIST_FIELDS["roles"], id="roles"),
         pytest.param(PROJECT_LIST_FIELDS["globalRoles"], id="globalRoles"),
     ],

@@ -18,21 +18,18 @@ from accessgraph.models import (
     AccessToken,
     Group,
     Project,
+    ProjectMember,
     ProjectRole,
     SubscriptionMember,
     User,
 )
+from accessgraph.resolvers.pagination import ChildPages
 from accessgraph.resolvers.projects import (
     GlobalRoleView,
     global_roles_of_projects,
     roles_of_projects,
 )
-from accessgraph.resolvers.subscriptions import (
-    SubscriptionView,
-    first_members,
-    load_views,
-    member_counts,
-)
+from accessgraph.resolvers.subscriptions import SubscriptionView, load_views
 from accessgraph.resolvers.tokens import visible_tokens
 from accessgraph.services import Services
 
@@ -48,10 +45,9 @@ class Loaders:
     tokens_by_owner: DataLoader[int, list[AccessToken]] = field(init=False)
     # Subscriptions of the caller's organization, each with the caller's role in it.
     subscription_by_id: DataLoader[int, SubscriptionView | None] = field(init=False)
-    # The first page of members of each subscription of a list, keyed (subscription, first),
-    # and their counts: a list of subscriptions with members costs the same as one.
-    first_members: DataLoader[tuple[int, int], list[SubscriptionMember]] = field(init=False)
-    member_count: DataLoader[int, int] = field(init=False)
+    # The members of each subscription or project of a list, batched (first pages, counts).
+    subscription_members: ChildPages[SubscriptionMember] = field(init=False)
+    project_members: ChildPages[ProjectMember] = field(init=False)
     group_by_id: DataLoader[int, Group | None] = field(init=False)
     roles_of_project: DataLoader[int, list[ProjectRole]] = field(init=False)
     # The global roles as they hold in each project (its adjustments, else the organization's).
@@ -62,8 +58,12 @@ class Loaders:
         self.user_by_id = DataLoader(load_fn=self._load_users)
         self.tokens_by_owner = DataLoader(load_fn=self._load_tokens_by_owner)
         self.subscription_by_id = DataLoader(load_fn=self._load_subscriptions)
-        self.first_members = DataLoader(load_fn=self._load_first_members)
-        self.member_count = DataLoader(load_fn=self._load_member_counts)
+        self.subscription_members = ChildPages(
+            self.services.db, SubscriptionMember, col(SubscriptionMember.subscription_id)
+        )
+        self.project_members = ChildPages(
+            self.services.db, ProjectMember, col(ProjectMember.project_id)
+        )
         self.group_by_id = DataLoader(load_fn=self._load_groups)
         self.roles_of_project = DataLoader(load_fn=self._load_project_roles)
         self.global_roles_of_project = DataLoader(load_fn=self._load_global_roles)
@@ -101,20 +101,6 @@ class Loaders:
             ).scalars()
             found = {row.id: row for row in rows}
         return [found.get(i) for i in ids]
-
-    async def _load_first_members(
-        self, keys: Sequence[tuple[int, int]]
-    ) -> list[list[SubscriptionMember]]:
-        found: dict[tuple[int, int], list[SubscriptionMember]] = {}
-        for first in {first for _, first in keys}:
-            ids = [pk for pk, size in keys if size == first]
-            for pk, rows in (await first_members(self.services, ids, first)).items():
-                found[pk, first] = rows
-        return [found[key] for key in keys]
-
-    async def _load_member_counts(self, ids: Sequence[int]) -> list[int]:
-        counts = await member_counts(self.services, ids)
-        return [counts[i] for i in ids]
 
     async def _load_subscriptions(self, ids: Sequence[int]) -> list[SubscriptionView | None]:
         found = await load_views(self.services, self.principal, list(ids))

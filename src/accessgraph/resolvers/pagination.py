@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.orm import aliased
 from sqlmodel import SQLModel
+from strawberry.dataloader import DataLoader
 
 from accessgraph.db import Database
 from accessgraph.errors import ExposedError
@@ -116,3 +118,65 @@ async def fetch_page(
         return int(total or 0)
 
     return Page(rows, has_next, has_previous, count)
+
+
+class ChildPages(Generic[M]):
+    """Pages of a child list (a subscription's members, a project's members) for each parent of
+    a list, batched per request: the first pages of every parent in one windowed statement and
+    their counts in one grouped statement, so a list of N parents with their children costs
+    what one does (STYLE 6). A page after or before a cursor is read on its own."""
+
+    def __init__(self, db: Database, model: type[M], parent: Any) -> None:
+        self._db, self._model, self._parent = db, model, parent
+        self._first: DataLoader[tuple[int, int], list[M]] = DataLoader(load_fn=self._load_first)
+        self._count: DataLoader[int, int] = DataLoader(load_fn=self._load_counts)
+
+    async def page(self, parent_id: int, args: PageArgs) -> Page[M]:
+        if args.after or args.before or args.backwards:
+            return await fetch_page(self._db, self._model, self._parent == parent_id, args)
+        rows = await self._first.load((parent_id, args.size))
+        return Page(rows[: args.size], len(rows) > args.size, False, self._counter(parent_id))
+
+    def _counter(self, parent_id: int) -> Callable[[], Awaitable[int]]:
+        async def count() -> int:
+            return await self._count.load(parent_id)
+
+        return count
+
+    async def _load_first(self, keys: Sequence[tuple[int, int]]) -> list[list[M]]:
+        """The first `size + 1` rows (the extra one tells whether there is a next page) of each
+        parent: one statement per distinct page size, usually one."""
+        found: dict[tuple[int, int], list[M]] = {key: [] for key in keys}
+        for size in {size for _, size in keys}:
+            parent_ids = [pk for pk, wanted in keys if wanted == size]
+            id_col: Any = self._model.id  # type: ignore[attr-defined]
+            ranked = (
+                select(
+                    self._model,
+                    func.row_number()
+                    .over(partition_by=self._parent, order_by=id_col)
+                    .label("rank"),
+                )
+                .where(self._parent.in_(parent_ids))
+                .subquery()
+            )
+            row = aliased(self._model, ranked)
+            stmt = (
+                select(row)
+                .where(ranked.c.rank <= size + 1)
+                .order_by(ranked.c[self._parent.key], ranked.c.id)
+            )
+            async with self._db.session() as session:
+                for child in (await session.execute(stmt)).scalars():
+                    found[getattr(child, self._parent.key), size].append(child)
+        return [found[key] for key in keys]
+
+    async def _load_counts(self, parent_ids: Sequence[int]) -> list[int]:
+        stmt = (
+            select(self._parent, func.count())
+            .where(self._parent.in_(parent_ids))
+            .group_by(self._parent)
+        )
+        async with self._db.session() as session:
+            counted = {pk: int(n) for pk, n in (await session.execute(stmt)).all()}
+        return [counted.get(pk, 0) for pk in parent_ids]

@@ -865,12 +865,6 @@ async def remove_project_member(
     return project
 
 
-async def list_members(services: Services, project_id: int, args: PageArgs) -> Page[ProjectMember]:
-    return await fetch_page(
-        services.db, ProjectMember, col(ProjectMember.project_id) == project_id, args
-    )
-
-
 async def viewer_permissions(
     services: Services, principal: Principal, project: Project, environment: Environment
 ) -> dict[ResourceType, list[ArtifactAction]]:

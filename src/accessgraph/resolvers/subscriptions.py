@@ -12,13 +12,11 @@ subscription, transferring its Primary Admin, and reporting usage.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from accessgraph.auth.policy import Action, SubscriptionResource, require
@@ -124,52 +122,6 @@ async def list_subscriptions(
     return await fetch_page(
         services.db, Subscription, visible_subscriptions(services, principal), args
     )
-
-
-async def list_members(
-    services: Services, subscription_id: int, args: PageArgs
-) -> Page[SubscriptionMember]:
-    where = col(SubscriptionMember.subscription_id) == subscription_id
-    return await fetch_page(services.db, SubscriptionMember, where, args)
-
-
-async def first_members(
-    services: Services, subscription_ids: Sequence[int], first: int
-) -> dict[int, list[SubscriptionMember]]:
-    """The first `first + 1` members of each subscription, in one statement (a window per
-    subscription): the first page of every subscription in a list, without a query each."""
-    ranked = select(
-        SubscriptionMember,
-        func.row_number()
-        .over(
-            partition_by=col(SubscriptionMember.subscription_id),
-            order_by=col(SubscriptionMember.id),
-        )
-        .label("rank"),
-    ).where(col(SubscriptionMember.subscription_id).in_(subscription_ids))
-    window = ranked.subquery()
-    member = aliased(SubscriptionMember, window)
-    stmt = (
-        select(member)
-        .where(window.c.rank <= first + 1)
-        .order_by(window.c.subscription_id, window.c.id)
-    )
-    found: dict[int, list[SubscriptionMember]] = {pk: [] for pk in subscription_ids}
-    async with services.db.session() as session:
-        for row in (await session.execute(stmt)).scalars():
-            found[row.subscription_id].append(row)
-    return found
-
-
-async def member_counts(services: Services, subscription_ids: Sequence[int]) -> dict[int, int]:
-    stmt = (
-        select(col(SubscriptionMember.subscription_id), func.count())
-        .where(col(SubscriptionMember.subscription_id).in_(subscription_ids))
-        .group_by(col(SubscriptionMember.subscription_id))
-    )
-    async with services.db.session() as session:
-        counted = {pk: int(n) for pk, n in (await session.execute(stmt)).all()}
-    return {pk: counted.get(pk, 0) for pk in subscription_ids}
 
 
 async def list_tokens(

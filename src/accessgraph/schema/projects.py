@@ -7,6 +7,7 @@ NOT_FOUND in the payload when the project is not theirs to see).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -91,13 +92,54 @@ class ProjectMemberEdge:
 
 @strawberry.type
 class ProjectMemberConnection:
-    edges: list[ProjectMemberEdge]
-    page_info: PageInfo
+    _project_id: strawberry.Private[int]
     _page: strawberry.Private[Page[models.ProjectMember]]
+
+    @strawberry.field
+    async def edges(self, info: Info) -> list[ProjectMemberEdge]:
+        """Built only when asked (a list showing `totalCount` loads no users or groups); the
+        loads batch across every project of a list."""
+        ctx = info.context
+        rows = self._page.rows
+        roles, users, groups = await asyncio.gather(
+            ctx.loaders.roles_of_project.load(self._project_id),
+            ctx.loaders.user_by_id.load_many(
+                [m.principal_id for m in rows if m.principal_type == models.PrincipalType.USER]
+            ),
+            ctx.loaders.group_by_id.load_many(
+                [m.principal_id for m in rows if m.principal_type == models.PrincipalType.GROUP]
+            ),
+        )
+        role_names = {role.id: role.name for role in roles}
+        nodes: dict[tuple[models.PrincipalType, int], User | Group] = {
+            **{(models.PrincipalType.USER, u.id): User.of(u, ctx) for u in users if u and u.id},
+            **{(models.PrincipalType.GROUP, g.id): Group.of(g) for g in groups if g and g.id},
+        }
+        return [
+            ProjectMemberEdge(
+                cursor=encode_cursor(_id(member)),
+                node=node,
+                roles=[
+                    *member.global_roles,
+                    *(role_names[r] for r in member.project_role_ids if r in role_names),
+                ],
+            )
+            for member in rows
+            if (node := nodes.get((member.principal_type, member.principal_id))) is not None
+        ]
+
+    @strawberry.field
+    def page_info(self) -> PageInfo:
+        return PageInfo.of(self._page, [encode_cursor(_id(row)) for row in self._page.rows])
 
     @strawberry.field
     async def total_count(self) -> int:
         return await self._page.count()
+
+
+def _id(row: models.ProjectMember) -> int:
+    assert row.id is not None
+    return row.id
 
 
 @strawberry.type(description="A project (R27): it holds resources, roles and members.")
@@ -116,49 +158,11 @@ class Project(Node):
         last: int | None = None,
         before: str | None = None,
     ) -> ProjectMemberConnection:
-        ctx = info.context
         assert self._model.id is not None
-        page = await projects.list_members(
-            ctx.services,
-            self._model.id,
-            PageArgs(first=first, after=after, last=last, before=before),
+        page = await info.context.loaders.project_members.page(
+            self._model.id, PageArgs(first=first, after=after, last=last, before=before)
         )
-        role_names = {r.id: r.name for r in await ctx.loaders.roles_of_project.load(self._model.id)}
-        users = await ctx.loaders.user_by_id.load_many(
-            [m.principal_id for m in page.rows if m.principal_type == models.PrincipalType.USER]
-        )
-        groups = await ctx.loaders.group_by_id.load_many(
-            [m.principal_id for m in page.rows if m.principal_type == models.PrincipalType.GROUP]
-        )
-        found_users = {u.id: u for u in users if u is not None}
-        found_groups = {g.id: g for g in groups if g is not None}
-        edges = []
-        for member in page.rows:
-            assert member.id is not None
-            node: User | Group | None
-            if member.principal_type == models.PrincipalType.USER:
-                user = found_users.get(member.principal_id)
-                node = User.of(user, ctx) if user is not None else None
-            else:
-                group = found_groups.get(member.principal_id)
-                node = Group.of(group) if group is not None else None
-            if node is None:
-                continue
-            edges.append(
-                ProjectMemberEdge(
-                    cursor=encode_cursor(member.id),
-                    node=node,
-                    roles=[
-                        *member.global_roles,
-                        *(role_names[r] for r in member.project_role_ids if r in role_names),
-                    ],
-                )
-            )
-        return ProjectMemberConnection(
-            edges=edges,
-            page_info=PageInfo.of(page, [edge.cursor for edge in edges]),
-            _page=page,
-        )
+        return ProjectMemberConnection(_project_id=self._model.id, _page=page)
 
     @strawberry.field(description="The project's own roles (global roles: `globalRoles`).")
     async def roles(self, info: Info) -> list[ProjectRole]:

@@ -277,8 +277,7 @@ class BillingSubscription(Node):
     ) -> SubscriptionMemberConnection | None:
         ctx = info.context
         resource = self._view.resource
-        page = await _members_page(
-            ctx,
+        page = await ctx.loaders.subscription_members.page(
             resource.subscription_id,
             PageArgs(first=first, after=after, last=last, before=before),
         )
@@ -347,21 +346,6 @@ class BillingSubscription(Node):
             PageArgs(first=first, after=after, last=last, before=before),
         )
         return Connection.of(page, lambda row: Token.of(row, ctx, resource))
-
-
-async def _members_page(
-    ctx: Context, subscription_id: int, args: PageArgs
-) -> Page[models.SubscriptionMember]:
-    """A first page comes from the per-request loader, batched across every subscription of
-    a list; a page after or before a cursor is read on its own."""
-    if args.after or args.before or args.backwards:
-        return await subscriptions.list_members(ctx.services, subscription_id, args)
-    rows = await ctx.loaders.first_members.load((subscription_id, args.size))
-
-    async def count() -> int:
-        return await ctx.loaders.member_count.load(subscription_id)
-
-    return Page(rows[: args.size], len(rows) > args.size, False, count)
 
 
 async def fresh(ctx: Context, subscription_id: int) -> BillingSubscription | None:

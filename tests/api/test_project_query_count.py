@@ -80,6 +80,8 @@ PROJECT_LIST_FIELDS = {
     "roles": "roles { name }",
     "globalRoles": "globalRoles { name }",
 }
+
+
 def projects_page(fields: str) -> str:
     return "query { projects(first: 20) { nodes { key " + fields + " } } }"
 

@@ -62,12 +62,11 @@ IMPOSTOR = CompiledRole("PROJECT_ADMIN", frozenset({"DEV"}), mask([A.READ]))
 
 
 def index() -> AccessIndex:
-    roles: dict[tuple[int, PrincipalKey], tuple[CompiledRole, ...]] = {
-        (PAY, (USER, ALICE)): (PROJECT_ADMIN,),
-        (PAY, (USER, BOB)): (DEVELOPER, LEAD),  # the seed's example (R30)
-        (PAY, (GROUP, LEADS)): (PROJECT_ADMIN, DEVICES),
-        (WEB, (USER, BOB)): (PROJECT_ADMIN,),
-        (WEB, (USER, CAROL)): (IMPOSTOR,),
+    roles: dict[PrincipalKey, dict[int, tuple[CompiledRole, ...]]] = {
+        (USER, ALICE): {PAY: (PROJECT_ADMIN,)},
+        (USER, BOB): {PAY: (DEVELOPER, LEAD), WEB: (PROJECT_ADMIN,)},  # the seed's example (R30)
+        (GROUP, LEADS): {PAY: (PROJECT_ADMIN, DEVICES)},
+        (USER, CAROL): {WEB: (IMPOSTOR,)},
     }
     return AccessIndex(
         org_id=ORG,

@@ -242,7 +242,9 @@ class AccessIndex:
     group_names: Mapping[int, str]
     # Projects: key -> id, and each member's roles per project (R30).
     projects: Mapping[str, int] = field(default_factory=dict)
-    member_roles: Mapping[tuple[int, PrincipalKey], tuple[CompiledRole, ...]] = field(
+    # Principal -> project id -> roles. Keyed by principal first, so 100,000 memberships are a
+    # few thousand dicts with int keys, not 100,000 tuples for the garbage collector to scan.
+    member_roles: Mapping[PrincipalKey, Mapping[int, tuple[CompiledRole, ...]]] = field(
         default_factory=dict
     )
     # Resources registered in a project: (type, name) -> (project key, environment).
@@ -252,30 +254,26 @@ class AccessIndex:
     # principal -> [(target, actions)], so a check visits only targets granting it something
     by_principal: dict[PrincipalKey, list[tuple[CompiledTarget, int]]] = field(init=False)
     # principal -> the projects it is a member of (directly; groups are their own principals)
-    projects_of: dict[PrincipalKey, set[int]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.by_principal = {}
         for target in self.targets.values():
             for key, bits in target.grants.items():
                 self.by_principal.setdefault(key, []).append((target, bits))
-        self.projects_of = {}
-        for project_id, key in self.member_roles:
-            self.projects_of.setdefault(key, set()).add(project_id)
 
     def roles_in(
         self, project_id: int, keys: Iterable[PrincipalKey]
     ) -> Iterator[tuple[PrincipalKey, CompiledRole]]:
         """The roles `keys` hold in one project, each with the principal it comes through."""
         for key in keys:
-            for role in self.member_roles.get((project_id, key), ()):
+            for role in self.member_roles.get(key, {}).get(project_id, ()):
                 yield key, role
 
     def member_projects(self, keys: Iterable[PrincipalKey]) -> set[int]:
         """The projects in which one of `keys` holds a role."""
         found: set[int] = set()
         for key in keys:
-            found |= self.projects_of.get(key, set())
+            found.update(self.member_roles.get(key, {}))
         return found
 
     def keys_for(self, user_id: int | None, group_id: int | None) -> list[PrincipalKey]:

@@ -56,7 +56,7 @@ async def bump(session: AsyncSession, org_id: int) -> None:
     )
 
 
-_MEMBER_BATCH = 5_000
+_MEMBER_BATCH = 2_000
 
 
 class AccessIndexes:
@@ -195,19 +195,26 @@ async def build(db: Database, org_id: int) -> AccessIndex:
             if role.id is not None
         }
 
+        # Members repeat the same few role lists: each list of a project is compiled once.
+        compiled_globals: dict[tuple[int, str], tuple[CompiledRole, ...]] = {}
+        compiled_own: dict[tuple[int, str], tuple[CompiledRole, ...]] = {}
+
         def compile_roles(project_id: int, names: str, role_ids: str) -> tuple[CompiledRole, ...]:
-            return tuple(
-                [
+            held = compiled_globals.get((project_id, names))
+            if held is None:
+                held = compiled_globals[project_id, names] = tuple(
                     adjusted[project_id].get(g) or global_roles[g]
                     for g in json.loads(names)
                     if g in global_roles
-                ]
-                + [
+                )
+            own = compiled_own.get((project_id, role_ids))
+            if own is None:
+                own = compiled_own[project_id, role_ids] = tuple(
                     project_roles[project_id, r]
                     for r in json.loads(role_ids)
                     if (project_id, r) in project_roles
-                ]
-            )
+                )
+            return held + own
 
         member_roles = await _member_roles(session, project_ids, compile_roles)
     key_of = {pk: key for pk, key in projects}
@@ -249,11 +256,11 @@ async def _member_roles(
     session: AsyncSession,
     project_ids: Sequence[int],
     compile_roles: Callable[[int, str, str], tuple[CompiledRole, ...]],
-) -> dict[tuple[int, PrincipalKey], tuple[CompiledRole, ...]]:
-    """Each project member's compiled roles (R30). The members are the bulk of an index (100,000
-    in the benchmark), so: plain columns, not ORM entities; the role lists as their stored JSON
-    text, decoded and compiled once per distinct (project, roles) and shared by every member
-    holding them; and read in batches, so the event loop serves other requests meanwhile."""
+) -> dict[PrincipalKey, dict[int, tuple[CompiledRole, ...]]]:
+    """Each principal's compiled roles per project (R30). The members are the bulk of an index
+    (100,000 in the benchmark), so: plain columns, not ORM entities; each stored JSON list of
+    roles decoded and compiled once per project and shared by every member holding it; read in
+    batches, so the event loop serves other requests meanwhile."""
     stmt = select(
         col(ProjectMember.project_id),
         col(ProjectMember.principal_type),
@@ -262,7 +269,7 @@ async def _member_roles(
         cast(col(ProjectMember.project_role_ids), Text),
     ).where(col(ProjectMember.project_id).in_(project_ids))
     compiled: dict[tuple[int, str, str], tuple[CompiledRole, ...]] = {}
-    out: dict[tuple[int, PrincipalKey], tuple[CompiledRole, ...]] = {}
+    out: defaultdict[PrincipalKey, dict[int, tuple[CompiledRole, ...]]] = defaultdict(dict)
     result = await session.stream(stmt.execution_options(yield_per=_MEMBER_BATCH))
     async for batch in result.partitions(_MEMBER_BATCH):
         for project_id, kind, principal_id, names, role_ids in batch:
@@ -271,7 +278,7 @@ async def _member_roles(
                 held = compiled[project_id, names, role_ids] = compile_roles(
                     project_id, names, role_ids
                 )
-            out[project_id, (kind, principal_id)] = held
+            out[kind, principal_id][project_id] = held
         await asyncio.sleep(0)  # let other requests run between batches
     return out
 

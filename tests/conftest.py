@@ -50,6 +50,14 @@ _PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: argon2 costs ~0.1 s by 
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TEST_DB_URL = os.environ.get("ACCESSGRAPH_TEST_DATABASE_URL", "")
 TABLES = [
+    "device_alert_subscriptions",
+    "device_engine_settings",
+    "device_monitors",
+    "device_commands",
+    "device_updates",
+    "device_events",
+    "devices",
+    "device_groups",
     "project_global_roles",
     "project_members",
     "project_roles",

@@ -71,7 +71,10 @@ def test_api_contract_names_exist() -> None:
 
 def test_protected_fields_declare_requires_directive() -> None:
     sdl = build_schema().as_str()
-    assert '@requires(action: "INVITE_USER", anyOf: ["TeamRole.ADMIN"])' in sdl
+    assert (
+        '@requires(action: "INVITE_USER", anyOf: ["TeamRole.ADMIN", '
+        '"AccountPermission.INVITE_AND_MODIFY_ACCOUNTS"])' in sdl
+    )
     assert (
         'revokeToken(input: RevokeTokenInput!): RevokeTokenPayload @requires(action: "REVOKE_TOKEN", anyOf: ["TeamRole.ADMIN", "TeamRole.DEVELOPER:OWN"])'
         in sdl

@@ -153,6 +153,23 @@ DECISIONS: dict[Action, tuple[str, ...]] = {
     # R34: about yourself, every member; about any other principal, admins only.
     Action.CHECK_ACCESS:             ("ALL", "ALL",    "UNAUTH", "ALL",   "ALL",   "ALL",  "ALL"),
     Action.CHECK_ACCESS_OF_OTHERS:   ("ALL", "DENY",   "UNAUTH", "ALL",   "ALL",   "DENY", "DENY"),
+    # R32: device permissions come from admins and project roles; the roles are decided on a
+    # device resource (tests/unit/test_project_policy.py), so without one only admins hold them.
+    **dict.fromkeys(
+        [
+            Action.MANAGE_DEVICE_GROUPS, Action.REGISTER_DEVICES, Action.MODIFY_DEVICES,
+            Action.REMOTE_CONTROL, Action.CREATE_UPDATES, Action.DEPLOY_UPDATES,
+            Action.MANAGE_COMMANDS, Action.RUN_COMMANDS, Action.MANAGE_DATA_MONITOR,
+            Action.MANAGE_PROCESS_MONITOR, Action.MANAGE_ALERTS, Action.MODIFY_ENGINE_SETTINGS,
+        ],
+        ("ALL", "DENY", "UNAUTH", "DENY", "ALL", "DENY", "DENY"),
+    ),
+    Action.VIEW_DEVICE_LOGS:         ("ALL", "DENY",   "UNAUTH", "ALL",   "ALL",   "DENY", "DENY"),
+    # R33: granting account permissions, making admins and appointing Project Admins stay with
+    # admins, whatever account permissions a user holds.
+    Action.MANAGE_ACCOUNT_PERMISSIONS: ("ALL", "DENY", "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
+    Action.GRANT_ADMIN_ROLE:         ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
+    Action.APPOINT_PROJECT_ADMINS:   ("ALL", "DENY",   "UNAUTH", "DENY",  "ALL",   "DENY", "DENY"),
 }
 
 # Policy.decide(principal, artifact action) without a resource: only the admins' "administer
@@ -180,7 +197,7 @@ HOLDERS: dict[Action, list[str]] = {
     Action.VIEW_ORGANIZATION: ["MEMBER"],
     Action.VIEW_TEAM_ROLES: ["MEMBER"],
     Action.VIEW_USERS: ["TeamRole.ADMIN", "TeamRole.DEVELOPER"],
-    Action.INVITE_USER: ["TeamRole.ADMIN"],
+    Action.INVITE_USER: ["TeamRole.ADMIN", "AccountPermission.INVITE_AND_MODIFY_ACCOUNTS"],
     Action.UPDATE_USER_ROLE: ["TeamRole.ADMIN"],
     Action.DELETE_USER: ["TeamRole.ADMIN"],
     Action.VIEW_TOKENS: ["TeamRole.ADMIN", "TeamRole.DEVELOPER:OWN"],
@@ -193,6 +210,7 @@ HOLDERS: dict[Action, list[str]] = {
     Action.VIEW_SUBSCRIPTION: [
         *(f"SubscriptionRole.{r}" for r in SubscriptionRole),
         "TeamRole.ADMIN",
+        "AccountPermission.BILLING",
     ],
     Action.MANAGE_SUBSCRIPTION_MEMBERS: [
         "SubscriptionRole.PRIMARY_ADMIN",
@@ -204,11 +222,13 @@ HOLDERS: dict[Action, list[str]] = {
         "SubscriptionRole.PRIMARY_ADMIN",
         "SubscriptionRole.ADMIN",
         "SubscriptionRole.FINANCE_MEMBER",
+        "AccountPermission.BILLING",
     ],
     Action.UPDATE_BILLING: [
         "SubscriptionRole.PRIMARY_ADMIN",
         "SubscriptionRole.ADMIN",
         "SubscriptionRole.FINANCE_MEMBER",
+        "AccountPermission.BILLING",
     ],
     Action.VIEW_NETWORK: [
         "SubscriptionRole.PRIMARY_ADMIN",
@@ -232,12 +252,33 @@ HOLDERS: dict[Action, list[str]] = {
     Action.VIEW_RESOURCES: ["TeamRole.ADMIN"],
     Action.LIST_PROJECTS: ["MEMBER"],
     Action.VIEW_ALL_PROJECTS: ["TeamRole.ADMIN"],
-    Action.MANAGE_PROJECTS: ["TeamRole.ADMIN"],
+    Action.MANAGE_PROJECTS: ["TeamRole.ADMIN", "AccountPermission.CREATE_AND_MODIFY_PROJECTS"],
+    Action.APPOINT_PROJECT_ADMINS: ["TeamRole.ADMIN"],
+    Action.MANAGE_ACCOUNT_PERMISSIONS: ["TeamRole.ADMIN"],
+    Action.GRANT_ADMIN_ROLE: ["TeamRole.ADMIN"],
     Action.VIEW_GLOBAL_ROLES: ["MEMBER"],
     Action.UPDATE_GLOBAL_ROLES: ["TeamRole.ADMIN"],
     Action.VIEW_PROJECT: ["TeamRole.ADMIN", "ProjectMember"],
     Action.ADMINISTER_PROJECT: ["TeamRole.ADMIN", "GlobalRole.PROJECT_ADMIN"],
     Action.VIEW_PERMISSION_TARGETS: ["TeamRole.ADMIN", "PermissionTarget.MANAGE"],
+    Action.MANAGE_DEVICE_GROUPS: ["TeamRole.ADMIN", "ProjectRole.MANAGE_GROUPS"],
+    Action.REGISTER_DEVICES: ["TeamRole.ADMIN", "ProjectRole.REGISTER_DEVICES"],
+    Action.MODIFY_DEVICES: ["TeamRole.ADMIN", "ProjectRole.MODIFY_DEVICES"],
+    Action.REMOTE_CONTROL: ["TeamRole.ADMIN", "ProjectRole.REMOTE_CONTROL"],
+    Action.VIEW_DEVICE_LOGS: ["TeamRole.ADMIN", "ProjectRole.VIEW_DEVICE_LOGS"],
+    **{
+        action: ["TeamRole.ADMIN", f"ProjectRole.{action.value}"]
+        for action in (
+            Action.CREATE_UPDATES,
+            Action.DEPLOY_UPDATES,
+            Action.MANAGE_COMMANDS,
+            Action.RUN_COMMANDS,
+            Action.MANAGE_DATA_MONITOR,
+            Action.MANAGE_PROCESS_MONITOR,
+            Action.MANAGE_ALERTS,
+            Action.MODIFY_ENGINE_SETTINGS,
+        )
+    },
     Action.EDIT_TARGET_GRANTS: ["TeamRole.ADMIN", "PermissionTarget.MANAGE"],
     Action.CHECK_ACCESS: ["MEMBER"],
     Action.CHECK_ACCESS_OF_OTHERS: ["TeamRole.ADMIN"],

@@ -257,3 +257,32 @@ def test_project_roles_never_grant_on_destinations() -> None:
     assert PROJECT_ADMIN.bits_for(RT.DESTINATION) == 0
     for action in (A.READ, A.WRITE, A.DELETE, A.MANAGE):
         assert not allowed(user(BOB), action, resource(RT.DESTINATION, PROD, key="web"))
+
+
+def test_device_operations_are_decided_in_the_devices_environment() -> None:
+    """R32: Field Ops (REMOTE_CONTROL in PROD, through Dan's group) reaches PROD devices only;
+    a project-wide device operation (`any_environment`) needs the permission somewhere."""
+    dan = user(DAN)
+    prod = ArtifactResource(ORG, RT.DEVICE, "gw-01", INDEX, PROD, "pay")
+    dev = ArtifactResource(ORG, RT.DEVICE, "gw-02", INDEX, DEV, "pay")
+    anywhere = ArtifactResource(ORG, RT.DEVICE, None, INDEX, None, "pay", any_environment=True)
+    assert POLICY.decide(dan, Action.REMOTE_CONTROL, prod).allowed
+    assert not POLICY.decide(dan, Action.REMOTE_CONTROL, dev).allowed
+    assert POLICY.decide(dan, Action.REMOTE_CONTROL, anywhere).allowed
+    assert not POLICY.decide(dan, Action.MODIFY_DEVICES, anywhere).allowed
+    # No environment and not project-wide: nothing (as for every project resource).
+    nowhere = ArtifactResource(ORG, RT.DEVICE, "gw-03", INDEX, None, "pay")
+    assert not POLICY.decide(dan, Action.REMOTE_CONTROL, nowhere).allowed
+    # Another project, another organization, a read-only token: refused.
+    assert not POLICY.decide(dan, Action.REMOTE_CONTROL, replace(prod, project_key="web")).allowed
+    assert not POLICY.decide(user(DAN, org=OTHER_ORG), Action.REMOTE_CONTROL, prod).allowed
+    token = replace(dan, token_id=9, token_permission=TokenPermission.READ_ONLY)
+    assert not POLICY.decide(token, Action.REMOTE_CONTROL, prod).allowed
+
+
+def test_global_roles_grant_no_device_permission() -> None:
+    """PROJECT_ADMIN's basic actions (every type where they exist) never include device
+    permissions: those are given per type, in advanced mode (R29, R32)."""
+    anywhere = ArtifactResource(ORG, RT.DEVICE, None, INDEX, None, "pay", any_environment=True)
+    for action in (Action.MANAGE_DEVICE_GROUPS, Action.REGISTER_DEVICES, Action.VIEW_DEVICE_LOGS):
+        assert not POLICY.decide(user(ALICE), action, anywhere).allowed

@@ -25,7 +25,7 @@ from accessgraph.auth.policy import (
 )
 from accessgraph.auth.principal import ANONYMOUS, Principal
 from accessgraph.errors import ExposedError
-from accessgraph.models.enums import SubscriptionRole, TeamRole, TokenPermission
+from accessgraph.models.enums import AccountPermission, SubscriptionRole, TeamRole, TokenPermission
 from accessgraph.schema import build_schema
 
 S = SubscriptionPermission
@@ -118,12 +118,12 @@ _MEMBERS = [
 # What the @requires(anyOf:) directive says for each action (R19, R22).
 HOLDERS: dict[Action, list[str]] = {
     Action.LIST_SUBSCRIPTIONS: ["MEMBER"],
-    Action.VIEW_SUBSCRIPTION: [*_MEMBERS, "TeamRole.ADMIN"],
+    Action.VIEW_SUBSCRIPTION: [*_MEMBERS, "TeamRole.ADMIN", "AccountPermission.BILLING"],
     Action.MANAGE_SUBSCRIPTION_MEMBERS: _MEMBERS[:2],
     Action.VIEW_SUBSCRIPTION_USAGE: _MEMBERS,
     Action.MANAGE_USAGE_NOTIFICATIONS: _MEMBERS,
-    Action.VIEW_BILLING: _MEMBERS[:3],
-    Action.UPDATE_BILLING: _MEMBERS[:3],
+    Action.VIEW_BILLING: [*_MEMBERS[:3], "AccountPermission.BILLING"],  # R33
+    Action.UPDATE_BILLING: [*_MEMBERS[:3], "AccountPermission.BILLING"],
     Action.VIEW_NETWORK: [*_MEMBERS[:2], "SubscriptionRole.TECHNICAL_MEMBER"],
     Action.UPDATE_NETWORK: [*_MEMBERS[:2], "SubscriptionRole.TECHNICAL_MEMBER"],
     Action.VIEW_SUBSCRIPTION_TOKENS: [*_MEMBERS[:2], "SubscriptionRole.TECHNICAL_MEMBER"],
@@ -461,3 +461,36 @@ def test_requires_directive_in_the_sdl_is_the_policys_holders(policy: Policy) ->
     for name, action in FIELD_ACTIONS.items():
         assert found[name] == (action.value, HOLDERS[action]), name
         assert found[name][1] == policy.holders(action), name
+
+
+# --- R33: the BILLING account permission -------------------------------------------------------
+
+
+def test_billing_account_permission_reaches_billing_of_every_subscription(policy: Policy) -> None:
+    holder = replace(
+        PRINCIPALS["developer"], account_permissions=frozenset({AccountPermission.BILLING})
+    )
+    anywhere = SubscriptionResource(org_id=ORG, subscription_id=SUB, viewer_role=None)
+    for action in (Action.VIEW_SUBSCRIPTION, Action.VIEW_BILLING, Action.UPDATE_BILLING):
+        decision = policy.decide(holder, action, anywhere)
+        assert decision.allowed, action
+        assert decision.grants[0].source == "ACCOUNT_PERMISSION"
+    # Nothing else of the subscription comes with it (R22): not its network, tokens, members.
+    for action in (
+        Action.VIEW_NETWORK,
+        Action.VIEW_SUBSCRIPTION_TOKENS,
+        Action.MANAGE_SUBSCRIPTION_MEMBERS,
+        Action.VIEW_SUBSCRIPTION_USAGE,
+    ):
+        assert not policy.decide(holder, action, anywhere).allowed, action
+    # Another organization's subscription, a read-only token, a subscription-scoped token:
+    # refused (the last acts through its subscription role only).
+    assert not policy.decide(
+        holder, Action.VIEW_BILLING, SubscriptionResource(OTHER_ORG, OTHER_SUB, None)
+    ).allowed
+    assert not policy.decide(
+        token(holder, TokenPermission.READ_ONLY), Action.UPDATE_BILLING, anywhere
+    ).allowed
+    scoped = token(holder, subscription=SUB)
+    technical = SubscriptionResource(ORG, SUB, R.TECHNICAL_MEMBER)
+    assert not policy.decide(scoped, Action.VIEW_BILLING, technical).allowed

@@ -25,7 +25,7 @@ from starlette.authentication import (
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 
-from accessgraph.auth.principal import ANONYMOUS, Principal
+from accessgraph.auth.principal import ANONYMOUS, Principal, account_permissions_of
 from accessgraph.auth.tokens import InvalidToken, TokenKind, peek_kind, same_digest, sha256_hex
 from accessgraph.errors import UNAUTHENTICATED
 from accessgraph.models import AccessToken, LoginSession, User, UserStatus
@@ -166,6 +166,7 @@ def _principal(
         token_permission=token.permission if token else None,
         token_subscription_id=token.subscription_id if token else None,
         session_id=session_id,
+        account_permissions=account_permissions_of(user),
         user_row=user,
     )
 

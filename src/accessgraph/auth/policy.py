@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from accessgraph.auth.access import ANONYMOUS_KEY, AccessIndex, ArtifactAction
+from accessgraph.auth.access import ANONYMOUS_KEY, DEVICE_ACTIONS, AccessIndex, ArtifactAction
 from accessgraph.auth.principal import Principal
 from accessgraph.auth.projects import GlobalRole
 from accessgraph.errors import forbidden, unauthenticated
 from accessgraph.models.enums import (
+    AccountPermission,
     Environment,
     ResourceType,
     SubscriptionRole,
@@ -120,8 +121,11 @@ class ProjectPermission(StrEnum):
 
 PROJECT_ADMIN = GlobalRole.PROJECT_ADMIN.value
 
-Permission = TeamPermission | SubscriptionPermission | ArtifactAction | ProjectPermission
-_KINDS = (TeamPermission, SubscriptionPermission, ArtifactAction, ProjectPermission)
+AP = AccountPermission
+Permission = (
+    TeamPermission | SubscriptionPermission | ArtifactAction | ProjectPermission | AccountPermission
+)
+_KINDS = (TeamPermission, SubscriptionPermission, ArtifactAction, ProjectPermission, AP)
 # All are StrEnums and a held-permission map mixes them: their values must never collide.
 assert len({p.value for kind in _KINDS for p in kind}) == sum(len(kind) for kind in _KINDS)
 
@@ -172,6 +176,26 @@ class Action(StrEnum):
     ADMINISTER_PROJECT = "ADMINISTER_PROJECT"  # its roles, members, global role adjustments
     UPDATE_GLOBAL_ROLES = "UPDATE_GLOBAL_ROLES"
     CHECK_ACCESS_OF_OTHERS = "CHECK_ACCESS_OF_OTHERS"  # about any user, group, token, anonymous
+    # R33: admins grant account permissions; granting the ADMIN team role (inviting or creating
+    # an admin) and appointing Project Admins stay with admins, whatever else a user holds.
+    MANAGE_ACCOUNT_PERMISSIONS = "MANAGE_ACCOUNT_PERMISSIONS"
+    GRANT_ADMIN_ROLE = "GRANT_ADMIN_ROLE"
+    APPOINT_PROJECT_ADMINS = "APPOINT_PROJECT_ADMINS"
+    # Devices (R31, R32): decided on an ArtifactResource of type DEVICE in a project; each
+    # checks exactly one device permission, which admins and project roles hold (advanced mode).
+    MANAGE_DEVICE_GROUPS = "MANAGE_DEVICE_GROUPS"
+    REGISTER_DEVICES = "REGISTER_DEVICES"
+    MODIFY_DEVICES = "MODIFY_DEVICES"
+    REMOTE_CONTROL = "REMOTE_CONTROL"
+    VIEW_DEVICE_LOGS = "VIEW_DEVICE_LOGS"
+    CREATE_UPDATES = "CREATE_UPDATES"
+    DEPLOY_UPDATES = "DEPLOY_UPDATES"
+    MANAGE_COMMANDS = "MANAGE_COMMANDS"
+    RUN_COMMANDS = "RUN_COMMANDS"
+    MANAGE_DATA_MONITOR = "MANAGE_DATA_MONITOR"
+    MANAGE_PROCESS_MONITOR = "MANAGE_PROCESS_MONITOR"
+    MANAGE_ALERTS = "MANAGE_ALERTS"
+    MODIFY_ENGINE_SETTINGS = "MODIFY_ENGINE_SETTINGS"
 
 
 DENIED = "You do not have permission to do this."
@@ -203,7 +227,7 @@ RULES: Mapping[Action, Rule] = {
     Action.VIEW_ORGANIZATION: Rule(any_member=True),
     Action.VIEW_TEAM_ROLES: Rule(any_member=True),
     Action.VIEW_USERS: Rule(any_of=(P.VIEW_USERS,)),
-    Action.INVITE_USER: Rule(any_of=(P.INVITE_USERS,), writes=True),
+    Action.INVITE_USER: Rule(any_of=(P.INVITE_USERS, AP.INVITE_AND_MODIFY_ACCOUNTS), writes=True),
     Action.UPDATE_USER_ROLE: Rule(any_of=(P.UPDATE_USER_ROLES,), writes=True),
     Action.DELETE_USER: Rule(any_of=(P.DELETE_USERS,), writes=True),
     # Tokens are visible to whoever may revoke them: admins all, developers their own.
@@ -223,7 +247,7 @@ RULES: Mapping[Action, Rule] = {
     # Members see their subscription; the organization's admins see that it exists, its plan
     # and who its members are (oversight: whom to ask), never the fields R22 protects.
     Action.VIEW_SUBSCRIPTION: Rule(
-        any_of=(S.VIEW_SUBSCRIPTION, P.MANAGE_TEAM_SETTINGS), subscription=True
+        any_of=(S.VIEW_SUBSCRIPTION, P.MANAGE_TEAM_SETTINGS, AP.BILLING), subscription=True
     ),
     Action.MANAGE_SUBSCRIPTION_MEMBERS: Rule(
         any_of=(S.MANAGE_SUBSCRIPTION_MEMBERS,), writes=True, subscription=True
@@ -232,8 +256,11 @@ RULES: Mapping[Action, Rule] = {
     Action.MANAGE_USAGE_NOTIFICATIONS: Rule(
         any_of=(S.MANAGE_USAGE_NOTIFICATIONS,), writes=True, subscription=True
     ),
-    Action.VIEW_BILLING: Rule(any_of=(S.VIEW_BILLING,), subscription=True),
-    Action.UPDATE_BILLING: Rule(any_of=(S.MANAGE_BILLING,), writes=True, subscription=True),
+    # R33: the BILLING account permission reaches every subscription's billing details.
+    Action.VIEW_BILLING: Rule(any_of=(S.VIEW_BILLING, AP.BILLING), subscription=True),
+    Action.UPDATE_BILLING: Rule(
+        any_of=(S.MANAGE_BILLING, AP.BILLING), writes=True, subscription=True
+    ),
     Action.VIEW_NETWORK: Rule(any_of=(S.VIEW_NETWORK,), subscription=True),
     Action.UPDATE_NETWORK: Rule(any_of=(S.MANAGE_NETWORK,), writes=True, subscription=True),
     Action.VIEW_SUBSCRIPTION_TOKENS: Rule(any_of=(S.VIEW_SUBSCRIPTION_TOKENS,), subscription=True),
@@ -251,7 +278,12 @@ RULES: Mapping[Action, Rule] = {
     # R27/R28: "Administer the Platform" creates projects and edits the global roles.
     Action.LIST_PROJECTS: Rule(any_member=True),
     Action.VIEW_ALL_PROJECTS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,)),
-    Action.MANAGE_PROJECTS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,), writes=True),
+    Action.MANAGE_PROJECTS: Rule(
+        any_of=(P.MANAGE_TEAM_SETTINGS, AP.CREATE_AND_MODIFY_PROJECTS), writes=True
+    ),
+    Action.APPOINT_PROJECT_ADMINS: Rule(any_of=(P.MANAGE_TEAM_SETTINGS,), writes=True),
+    Action.MANAGE_ACCOUNT_PERMISSIONS: Rule(any_of=(P.UPDATE_USER_ROLES,), writes=True),
+    Action.GRANT_ADMIN_ROLE: Rule(any_of=(P.UPDATE_USER_ROLES,), writes=True),
     Action.VIEW_GLOBAL_ROLES: Rule(any_member=True),
     # R27-R30: a project is seen by its members and administered by its Project Admins.
     Action.VIEW_PROJECT: Rule(any_of=(P.MANAGE_TEAM_SETTINGS, ProjectPermission.VIEW_PROJECT)),
@@ -263,6 +295,24 @@ RULES: Mapping[Action, Rule] = {
     Action.MANAGE_SUBSCRIPTION_TOKENS: Rule(
         any_of=(S.MANAGE_SUBSCRIPTION_TOKENS,), writes=True, subscription=True, credentials=True
     ),
+    Action.MANAGE_DEVICE_GROUPS: Rule(any_of=(ArtifactAction.MANAGE_GROUPS,), writes=True),
+    Action.REGISTER_DEVICES: Rule(any_of=(ArtifactAction.REGISTER_DEVICES,), writes=True),
+    Action.MODIFY_DEVICES: Rule(any_of=(ArtifactAction.MODIFY_DEVICES,), writes=True),
+    Action.REMOTE_CONTROL: Rule(any_of=(ArtifactAction.REMOTE_CONTROL,), writes=True),
+    Action.VIEW_DEVICE_LOGS: Rule(any_of=(ArtifactAction.VIEW_DEVICE_LOGS,)),
+    **{
+        action: Rule(any_of=(ArtifactAction(action.value),), writes=True)
+        for action in (
+            Action.CREATE_UPDATES,
+            Action.DEPLOY_UPDATES,
+            Action.MANAGE_COMMANDS,
+            Action.RUN_COMMANDS,
+            Action.MANAGE_DATA_MONITOR,
+            Action.MANAGE_PROCESS_MONITOR,
+            Action.MANAGE_ALERTS,
+            Action.MODIFY_ENGINE_SETTINGS,
+        )
+    },
 }
 
 
@@ -313,6 +363,8 @@ class ArtifactResource:
     index: AccessIndex
     environment: Environment | None = None
     project_key: str | None = None
+    # Project-wide device settings (device groups, ...): what a role grants in any environment.
+    any_environment: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -412,6 +464,24 @@ class AdministratorGrants:
         return ["TeamRole.ADMIN"] if isinstance(permission, ArtifactAction) else []
 
 
+class AccountPermissionGrants:
+    """R33: the account permissions an admin granted this user (a token's owner's, capped by the
+    token like everything else)."""
+
+    per_resource = False
+
+    def grants(
+        self, principal: Principal, resource: Resource | None
+    ) -> Iterable[tuple[Permission, Grant]]:
+        return (
+            (permission, Grant("ACCOUNT_PERMISSION", permission.value, permission.value, "user"))
+            for permission in sorted(principal.account_permissions)
+        )
+
+    def holders(self, permission: Permission) -> Iterable[str]:
+        return [f"AccountPermission.{permission.value}"] if isinstance(permission, AP) else []
+
+
 class PermissionTargetGrants:
     """R24-R26: the grants of the permission targets covering the resource asked about, to the
     user directly, through their groups, or to the anonymous user."""
@@ -469,11 +539,13 @@ class ProjectRoleGrants:
             return
         index = resource.index
         project_id = index.projects.get(resource.project_key)
-        if project_id is None or resource.environment is None:
+        if project_id is None or (resource.environment is None and not resource.any_environment):
             return
         keys = index.keys_for(principal.user_id, principal.group_id)
         for key, role in index.roles_in(project_id, keys):
-            if resource.environment.value not in role.environments:
+            if resource.environment is not None and (
+                resource.environment.value not in role.environments
+            ):
                 continue
             bits = role.bits_for(resource.type)
             via = index.describe(key)
@@ -499,6 +571,8 @@ class ProjectRoleGrants:
             return ["ProjectMember"]
         if permission == ProjectPermission.ADMINISTER_PROJECT:
             return [f"GlobalRole.{PROJECT_ADMIN}"]
+        if permission in DEVICE_ACTIONS:
+            return [f"ProjectRole.{permission.value}"]
         return []
 
 
@@ -660,6 +734,7 @@ def default_policy() -> Policy:
         [
             TeamRoleGrants(),
             AdministratorGrants(),
+            AccountPermissionGrants(),
             SubscriptionRoleGrants(),
             PermissionTargetGrants(),
             ProjectRoleGrants(),

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from starlette.authentication import BaseUser
 
-from accessgraph.models.enums import TeamRole, TokenPermission
+from accessgraph.models.enums import AccountPermission, TeamRole, TokenPermission
 
 if TYPE_CHECKING:
     from accessgraph.models import User
@@ -32,6 +32,8 @@ class Principal(BaseUser):
     token_subscription_id: int | None = None
     # `checkAccess` about a group: the subject is the group itself (no user).
     group_id: int | None = None
+    # R33: account permissions an admin granted this user.
+    account_permissions: frozenset[AccountPermission] = frozenset()
     # The row authentication read, so this request's loaders need not read it again. Not part
     # of the snapshot's identity (equality, hash): decisions use the fields above.
     user_row: User | None = field(default=None, compare=False, repr=False)
@@ -61,3 +63,9 @@ class Principal(BaseUser):
 
 
 ANONYMOUS = Principal()
+
+
+def account_permissions_of(user: User) -> frozenset[AccountPermission]:
+    """The user's stored account permissions (unknown names, e.g. after a downgrade, ignored)."""
+    known = {p.value for p in AccountPermission}
+    return frozenset(AccountPermission(p) for p in user.account_permissions if p in known)

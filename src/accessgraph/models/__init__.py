@@ -1,10 +1,24 @@
 """SQLModel tables, one module per aggregate. Importing this package registers them all."""
 
 from accessgraph.models.audit import AuditEvent
+from accessgraph.models.device import (
+    Device,
+    DeviceAlertSubscription,
+    DeviceCommand,
+    DeviceEngineSettings,
+    DeviceEvent,
+    DeviceGroup,
+    DeviceMonitor,
+    DeviceUpdate,
+)
 from accessgraph.models.enums import (
+    AccountPermission,
+    DeviceAlert,
+    DeviceEventKind,
     EmailStatus,
     Environment,
     ManagePolicy,
+    MonitorKind,
     PrincipalType,
     ResourceType,
     SubscriptionRole,
@@ -38,7 +52,18 @@ from accessgraph.models.user import User
 
 __all__ = [
     "AccessToken",
+    "AccountPermission",
     "AuditEvent",
+    "Device",
+    "DeviceAlert",
+    "DeviceAlertSubscription",
+    "DeviceCommand",
+    "DeviceEngineSettings",
+    "DeviceEvent",
+    "DeviceEventKind",
+    "DeviceGroup",
+    "DeviceMonitor",
+    "DeviceUpdate",
     "EmailStatus",
     "Environment",
     "GlobalRoleSetting",
@@ -47,6 +72,7 @@ __all__ = [
     "Invitation",
     "LoginSession",
     "ManagePolicy",
+    "MonitorKind",
     "Organization",
     "OutboxEmail",
     "PermissionTarget",

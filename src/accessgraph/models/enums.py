@@ -80,3 +80,38 @@ class PrincipalType(StrEnum):
     USER = "USER"
     GROUP = "GROUP"
     ANONYMOUS = "ANONYMOUS"
+
+
+class DeviceEventKind(StrEnum):
+    """What a device's log records (R31-R32): who did what to it, and when."""
+
+    REGISTERED = "REGISTERED"
+    MODIFIED = "MODIFIED"
+    REMOTE_SESSION = "REMOTE_SESSION"  # a remote-control session opened (REMOTE_CONTROL)
+    UPDATE_DEPLOYED = "UPDATE_DEPLOYED"  # an OTA update deployed (DEPLOY_UPDATES)
+    COMMAND_RUN = "COMMAND_RUN"  # a Control Center command run (RUN_COMMANDS)
+
+
+class MonitorKind(StrEnum):
+    """R32: Data Monitor parameters and Process Monitor binaries, each with its permission."""
+
+    DATA = "DATA"
+    PROCESS = "PROCESS"
+
+
+class DeviceAlert(StrEnum):
+    """The project alerts a user may choose to receive (R32: modify alerts)."""
+
+    DEVICE_OFFLINE = "DEVICE_OFFLINE"
+    DATA_MONITOR = "DATA_MONITOR"
+    PROCESS_MONITOR = "PROCESS_MONITOR"
+    UPDATE_FAILED = "UPDATE_FAILED"
+    COMMAND_FAILED = "COMMAND_FAILED"
+
+
+class AccountPermission(StrEnum):
+    """R33: what an admin may grant an individual user beyond their team role."""
+
+    INVITE_AND_MODIFY_ACCOUNTS = "INVITE_AND_MODIFY_ACCOUNTS"
+    BILLING = "BILLING"
+    CREATE_AND_MODIFY_PROJECTS = "CREATE_AND_MODIFY_PROJECTS"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Index, event, text
+from sqlalchemy import JSON, Column, Index, event, text
 from sqlmodel import Field, SQLModel
 
 from accessgraph.models.base import UTCDateTime, enum_column
@@ -50,6 +50,12 @@ class User(SQLModel, table=True):
     # Email and names, casefolded in Python: search is Unicode-aware on every database
     # (SQLite's lower() folds ASCII only). Kept current by the mapper events below.
     search_key: str = Field(default="", max_length=SEARCH_KEY_MAX)
+    # R33: account permissions an admin granted (AccountPermission values). On the row, so the
+    # request's principal carries them with no extra statement.
+    account_permissions: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default=text("'[]'")),
+    )
 
     def status_at(self, now: datetime) -> UserStatus:
         if (

@@ -12,7 +12,7 @@ from dataclasses import replace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from accessgraph.auth.policy import Action, Decision, Resource, require
-from accessgraph.auth.principal import Principal
+from accessgraph.auth.principal import Principal, account_permissions_of
 from accessgraph.errors import unauthenticated
 from accessgraph.models import User, UserStatus
 from accessgraph.services import Services
@@ -24,7 +24,7 @@ async def refreshed(session: AsyncSession, principal: Principal) -> Principal:
     user = await session.get(User, principal.user_id, populate_existing=True)
     if user is None or user.deleted_at is not None or user.status != UserStatus.ACTIVE:
         raise unauthenticated("Your account is no longer active.")
-    return replace(principal, role=user.role)
+    return replace(principal, role=user.role, account_permissions=account_permissions_of(user))
 
 
 async def require_now(

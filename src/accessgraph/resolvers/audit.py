@@ -15,6 +15,8 @@ from accessgraph.db import Database
 from accessgraph.models import (
     AccessToken,
     AuditEvent,
+    Device,
+    DeviceGroup,
     Group,
     PermissionTarget,
     Project,
@@ -61,6 +63,8 @@ def record(
     | PermissionTarget
     | Resource
     | Project
+    | Device
+    | DeviceGroup
     | None = None,
     target_label: str = "",
     before: dict[str, Any] | None = None,

@@ -23,7 +23,7 @@ from accessgraph.resolvers import audit
 from accessgraph.resolvers.access_index import bump
 from accessgraph.resolvers.actors import require_now
 from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page
-from accessgraph.resolvers.validation import has_control
+from accessgraph.resolvers.validation import clean_text, has_control
 from accessgraph.services import Services
 
 
@@ -33,19 +33,6 @@ def clean_label(raw: str, field: str, limit: int) -> str:
     if not name or len(name) > limit or has_control(name):
         raise Rejected("INVALID_NAME", f"The name has 1 to {limit} printable characters.", [field])
     return name
-
-
-def _clean_description(raw: str | None) -> str | None:
-    if raw is None or not raw.strip():
-        return None
-    text = raw.strip()
-    if len(text) > DESCRIPTION_MAX:
-        raise Rejected(
-            "INVALID_DESCRIPTION",
-            f"The description has at most {DESCRIPTION_MAX} characters.",
-            ["description"],
-        )
-    return text
 
 
 async def list_groups(
@@ -115,7 +102,9 @@ async def create_group(services: Services, principal: Principal, data: CreateGro
     require(services.policy, principal, Action.MANAGE_ACCESS)
     assert principal.org_id is not None
     name = clean_label(data.name, "name", GROUP_NAME_MAX)
-    description = _clean_description(data.description)
+    description = clean_text(
+        data.description, "description", DESCRIPTION_MAX, "INVALID_DESCRIPTION"
+    )
     now = services.clock.now()
     async with services.db.write() as session:
         await lock_organization(session, principal.org_id)

@@ -85,6 +85,8 @@ async def invite_in(
 ) -> PendingInvitation:
     """Within the caller's transaction: a new INVITED user (R7) and their link, audited."""
     assert principal.org_id is not None
+    if role == TeamRole.ADMIN:  # R33: inviting accounts is not making admins
+        await require_now(services, session, principal, Action.GRANT_ADMIN_ROLE)
     user = await add_user(
         session,
         principal.org_id,
@@ -116,6 +118,8 @@ async def resend_invitation(services: Services, principal: Principal, user_id: i
     async with services.db.write() as session:
         user = await load_live_user(session, principal.org_id, user_id)
         await require_now(services, session, principal, Action.INVITE_USER, user)
+        if user.role == TeamRole.ADMIN:  # a sign-up link for an admin account is an admin's
+            await require_now(services, session, principal, Action.GRANT_ADMIN_ROLE, user)
         pending = await resend_in(services, session, principal, user, now)
     return await deliver(services, pending)
 

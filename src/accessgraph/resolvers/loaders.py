@@ -13,9 +13,12 @@ from sqlalchemy import and_, select
 from sqlmodel import col
 from strawberry.dataloader import DataLoader
 
+from accessgraph.auth.access import AccessIndex
 from accessgraph.auth.principal import Principal
 from accessgraph.models import (
     AccessToken,
+    DeviceEvent,
+    DeviceGroup,
     Group,
     Project,
     ProjectMember,
@@ -23,6 +26,7 @@ from accessgraph.models import (
     SubscriptionMember,
     User,
 )
+from accessgraph.resolvers.devices import groups_of_projects
 from accessgraph.resolvers.pagination import ChildPages
 from accessgraph.resolvers.projects import (
     GlobalRoleView,
@@ -53,6 +57,13 @@ class Loaders:
     # The global roles as they hold in each project (its adjustments, else the organization's).
     global_roles_of_project: DataLoader[int, list[GlobalRoleView]] = field(init=False)
     project_by_id: DataLoader[int, Project | None] = field(init=False)
+    # The organization's access index, read once per request (one `access_version` read for
+    # a page of devices, not one per device).
+    access_index: DataLoader[int, AccessIndex] = field(init=False)
+    device_group_by_id: DataLoader[int, DeviceGroup | None] = field(init=False)
+    device_groups_of_project: DataLoader[int, list[DeviceGroup]] = field(init=False)
+    # Each device's log, newest first, batched across a page of devices.
+    device_events: ChildPages[DeviceEvent] = field(init=False)
 
     def __post_init__(self) -> None:
         self.user_by_id = DataLoader(load_fn=self._load_users)
@@ -68,6 +79,12 @@ class Loaders:
         self.roles_of_project = DataLoader(load_fn=self._load_project_roles)
         self.global_roles_of_project = DataLoader(load_fn=self._load_global_roles)
         self.project_by_id = DataLoader(load_fn=self._load_projects)
+        self.access_index = DataLoader(load_fn=self._load_access_indexes)
+        self.device_group_by_id = DataLoader(load_fn=self._load_device_groups)
+        self.device_groups_of_project = DataLoader(load_fn=self._load_groups_of_projects)
+        self.device_events = ChildPages(
+            self.services.db, DeviceEvent, col(DeviceEvent.device_id), newest_first=True
+        )
 
     async def _load_global_roles(self, ids: Sequence[int]) -> list[list[GlobalRoleView]]:
         assert self.principal.org_id is not None
@@ -85,6 +102,32 @@ class Loaders:
             ).scalars()
             found = {row.id: row for row in rows}
         return [found.get(i) for i in ids]
+
+    async def _load_access_indexes(self, org_ids: Sequence[int]) -> list[AccessIndex]:
+        return [
+            await self.services.access_indexes.current(self.services.db, org_id)
+            for org_id in org_ids
+        ]
+
+    async def _load_device_groups(self, ids: Sequence[int]) -> list[DeviceGroup | None]:
+        """Device groups by id, of projects of the caller's organization only."""
+        async with self.services.db.session() as session:
+            rows = (
+                await session.execute(
+                    select(DeviceGroup)
+                    .join(Project, col(Project.id) == col(DeviceGroup.project_id))
+                    .where(
+                        col(DeviceGroup.id).in_(ids),
+                        col(Project.org_id) == self.principal.org_id,
+                    )
+                )
+            ).scalars()
+            found = {row.id: row for row in rows}
+        return [found.get(i) for i in ids]
+
+    async def _load_groups_of_projects(self, ids: Sequence[int]) -> list[list[DeviceGroup]]:
+        found = await groups_of_projects(self.services, ids)
+        return [found[i] for i in ids]
 
     async def _load_project_roles(self, ids: Sequence[int]) -> list[list[ProjectRole]]:
         found = await roles_of_projects(self.services, ids)

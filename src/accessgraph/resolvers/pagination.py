@@ -126,14 +126,23 @@ class ChildPages(Generic[M]):
     their counts in one grouped statement, so a list of N parents with their children costs
     what one does (STYLE 6). A page after or before a cursor is read on its own."""
 
-    def __init__(self, db: Database, model: type[M], parent: Any) -> None:
+    def __init__(
+        self, db: Database, model: type[M], parent: Any, *, newest_first: bool = False
+    ) -> None:
         self._db, self._model, self._parent = db, model, parent
+        self._newest_first = newest_first
         self._first: DataLoader[tuple[int, int], list[M]] = DataLoader(load_fn=self._load_first)
         self._count: DataLoader[int, int] = DataLoader(load_fn=self._load_counts)
 
     async def page(self, parent_id: int, args: PageArgs) -> Page[M]:
         if args.after or args.before or args.backwards:
-            return await fetch_page(self._db, self._model, self._parent == parent_id, args)
+            return await fetch_page(
+                self._db,
+                self._model,
+                self._parent == parent_id,
+                args,
+                newest_first=self._newest_first,
+            )
         rows = await self._first.load((parent_id, args.size))
         return Page(rows[: args.size], len(rows) > args.size, False, self._counter(parent_id))
 
@@ -154,7 +163,10 @@ class ChildPages(Generic[M]):
                 select(
                     self._model,
                     func.row_number()
-                    .over(partition_by=self._parent, order_by=id_col)
+                    .over(
+                        partition_by=self._parent,
+                        order_by=id_col.desc() if self._newest_first else id_col,
+                    )
                     .label("rank"),
                 )
                 .where(self._parent.in_(parent_ids))
@@ -164,7 +176,7 @@ class ChildPages(Generic[M]):
             stmt = (
                 select(row)
                 .where(ranked.c.rank <= size + 1)
-                .order_by(ranked.c[self._parent.key], ranked.c.id)
+                .order_by(ranked.c[self._parent.key], ranked.c.rank)
             )
             async with self._db.session() as session:
                 for child in (await session.execute(stmt)).scalars():

@@ -125,7 +125,7 @@ async def _administered(
 
 def _require_platform_admin(services: Services, actor: Principal, what: str) -> None:
     """R27: admins appoint (and remove) Project Admins; a Project Admin cannot."""
-    if not services.policy.decide(actor, Action.MANAGE_PROJECTS).allowed:
+    if not services.policy.decide(actor, Action.APPOINT_PROJECT_ADMINS).allowed:
         raise forbidden(f"Only admins {what} (R27).")
 
 
@@ -153,6 +153,15 @@ async def create_project(
     async with services.db.write() as session:
         await lock_organization(session, principal.org_id)
         await require_now(services, session, principal, Action.MANAGE_PROJECTS)
+        actor = await refreshed(session, principal)
+        appoints = services.policy.decide(actor, Action.APPOINT_PROJECT_ADMINS).allowed
+        admin_ids = list(dict.fromkeys(data.admin_user_ids))
+        if not appoints:
+            # R33: "create and modify projects" without administering the platform: the
+            # creator administers the projects they create, and appoints nobody else (R27).
+            if any(user_id != actor.user_id for user_id in admin_ids):
+                raise forbidden("Only admins appoint Project Admins (R27).")
+            admin_ids = [actor.user_id] if actor.user_id is not None else []
         taken = await session.scalar(
             select(func.count())
             .select_from(Project)
@@ -161,7 +170,7 @@ async def create_project(
         if taken:
             raise Rejected("PROJECT_KEY_TAKEN", f"A project with key {key!r} exists.", ["key"])
         admins = []
-        for index, user_id in enumerate(dict.fromkeys(data.admin_user_ids)):
+        for index, user_id in enumerate(admin_ids):
             user = await session.get(User, user_id)
             if user is None or user.org_id != principal.org_id or user.deleted_at is not None:
                 raise Rejected("NOT_FOUND", "User not found.", ["adminUserIds", str(index)])

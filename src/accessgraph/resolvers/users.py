@@ -143,6 +143,8 @@ async def create_user(services: Services, principal: Principal, data: CreateUser
     now = services.clock.now()
     async with services.db.write() as session:
         await require_now(services, session, principal, Action.INVITE_USER)
+        if data.role == TeamRole.ADMIN:  # R33: creating accounts is not making admins
+            await require_now(services, session, principal, Action.GRANT_ADMIN_ROLE)
         user = await add_user(
             session,
             principal.org_id,

@@ -71,3 +71,14 @@ def check_future(value: datetime | None, now: datetime, field: str) -> None:
         raise Rejected("INVALID_DATE", "Give the date-time with a timezone (UTC: ...Z).", [field])
     if value <= now:
         raise Rejected("EXPIRES_AT_IN_PAST", "The expiry must be in the future.", [field])
+
+
+def clean_text(raw: str | None, field: str, limit: int, code: str) -> str | None:
+    """An optional free text (a description, a location): trimmed, empty means none, at most
+    `limit` characters; line breaks and tabs allowed, other control characters not."""
+    if raw is None or not raw.strip():
+        return None
+    text = raw.strip()
+    if len(text) > limit or has_control(text.replace("\n", " ").replace("\t", " ")):
+        raise Rejected(code, f"The {field} has at most {limit} printable characters.", [field])
+    return text

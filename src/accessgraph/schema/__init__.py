@@ -23,6 +23,8 @@ from accessgraph.schema.access import AccessMutations, AccessQueries
 from accessgraph.schema.audit import AuditQueries
 from accessgraph.schema.base import Node
 from accessgraph.schema.context import Context
+from accessgraph.schema.device_settings import DeviceSettingsMutations, DeviceSettingsQueries
+from accessgraph.schema.devices import DeviceMutations, DeviceQueries
 from accessgraph.schema.node import resolve_node
 from accessgraph.schema.organization import OrganizationMutations, OrganizationQueries
 from accessgraph.schema.projects import ProjectMutations, ProjectQueries
@@ -50,6 +52,8 @@ class Query(
     SubscriptionQueries,
     AccessQueries,
     ProjectQueries,
+    DeviceQueries,
+    DeviceSettingsQueries,
     AuditQueries,
 ):
     @strawberry.field(description="Any object by its global ID, if you may see it.")
@@ -65,6 +69,8 @@ class Mutation(
     SubscriptionMutations,
     AccessMutations,
     ProjectMutations,
+    DeviceMutations,
+    DeviceSettingsMutations,
 ):
     pass
 

@@ -37,6 +37,13 @@ strawberry.enum(
 )
 strawberry.enum(enums.PrincipalType, description="Who a permission target grants to (R24).")
 strawberry.enum(access.ArtifactAction, description="R24: actions on resources.")
+strawberry.enum(
+    enums.AccountPermission,
+    description="R33: INVITE_AND_MODIFY_ACCOUNTS (invite and create developers, resend their "
+    "invitations), BILLING (every subscription's billing details), CREATE_AND_MODIFY_PROJECTS "
+    "(create projects, administering those they create).",
+)
+strawberry.enum(enums.DeviceEventKind, description="What a line of a device's log records.")
 
 TeamRole: TypeAlias = enums.TeamRole
 UserStatus: TypeAlias = enums.UserStatus
@@ -50,3 +57,5 @@ Environment: TypeAlias = enums.Environment
 ManagePolicy: TypeAlias = enums.ManagePolicy
 PrincipalType: TypeAlias = enums.PrincipalType
 ArtifactAction: TypeAlias = access.ArtifactAction
+DeviceEventKind: TypeAlias = enums.DeviceEventKind
+AccountPermission: TypeAlias = enums.AccountPermission

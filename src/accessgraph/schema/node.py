@@ -9,12 +9,15 @@ from sqlmodel import SQLModel
 
 from accessgraph import models
 from accessgraph.auth.policy import Action
+from accessgraph.resolvers.devices import visible_device, visible_group, visible_in_project
 from accessgraph.resolvers.projects import can_on_project
 from accessgraph.resolvers.targets import visible_target_ids
 from accessgraph.schema.access import Group, RegisteredResource, build_targets
 from accessgraph.schema.audit import AuditEvent
 from accessgraph.schema.base import Node, parse_global_id
 from accessgraph.schema.context import Context
+from accessgraph.schema.device_settings import DeviceCommand, DeviceUpdate
+from accessgraph.schema.devices import Device, DeviceGroup
 from accessgraph.schema.organization import Organization
 from accessgraph.schema.projects import Project
 from accessgraph.schema.subscriptions import TYPE_NAME as SUBSCRIPTION
@@ -82,6 +85,18 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
         ):
             return None
         return Project.of(project)
+    if type_name == "Device":
+        found = await visible_device(ctx.services, ctx.principal, pk)
+        return Device.of(*found) if found is not None else None
+    if type_name == "DeviceGroup":
+        seen = await visible_group(ctx.services, ctx.principal, pk)
+        return DeviceGroup.of(seen[0]) if seen is not None else None
+    if type_name == "DeviceUpdate":
+        update = await visible_in_project(ctx.services, ctx.principal, models.DeviceUpdate, pk)
+        return DeviceUpdate.of(update) if update is not None else None
+    if type_name == "DeviceCommand":
+        command = await visible_in_project(ctx.services, ctx.principal, models.DeviceCommand, pk)
+        return DeviceCommand.of(command) if command is not None else None
     if type_name == "AuditEvent":
         event = await _get(ctx, models.AuditEvent, pk)
         return AuditEvent.of(event) if event and ctx.can(Action.VIEW_AUDIT_EVENTS, event) else None

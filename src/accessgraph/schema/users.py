@@ -10,11 +10,12 @@ import strawberry
 from accessgraph import models
 from accessgraph.auth.directives import requires
 from accessgraph.auth.policy import Action
-from accessgraph.resolvers import invitations, users
+from accessgraph.auth.principal import account_permissions_of
+from accessgraph.resolvers import account_permissions, invitations, users
 from accessgraph.resolvers.pagination import PageArgs
 from accessgraph.schema.base import Connection, Node, UserError, from_global_id, to_global_id
 from accessgraph.schema.context import Context
-from accessgraph.schema.enums import TeamRole, UserStatus
+from accessgraph.schema.enums import AccountPermission, TeamRole, UserStatus
 from accessgraph.schema.helpers import attempt, decode_id
 
 if TYPE_CHECKING:
@@ -40,6 +41,13 @@ class User(Node):
     viewer_can_update_role: bool
     viewer_can_delete: bool
     viewer_can_resend_invitation: bool
+    account_permissions: list[AccountPermission] = strawberry.field(
+        description="R33: what an admin granted this user beyond their team role."
+    )
+    viewer_can_manage_account_permissions: bool = strawberry.field(
+        description="Whether you may grant or revoke this user's account permissions (admins; "
+        "never your own grants)."
+    )
     _model: strawberry.Private[models.User]
 
     @classmethod
@@ -60,7 +68,12 @@ class User(Node):
             viewer_can_update_role=live and ctx.can(Action.UPDATE_USER_ROLE, user),
             viewer_can_delete=live and ctx.can(Action.DELETE_USER, user),
             viewer_can_resend_invitation=invitations.can_resend(user, ctx.now)
-            and ctx.can(Action.INVITE_USER, user),
+            and ctx.can(Action.INVITE_USER, user)
+            and (user.role != models.TeamRole.ADMIN or ctx.can(Action.GRANT_ADMIN_ROLE, user)),
+            account_permissions=sorted(account_permissions_of(user)),
+            viewer_can_manage_account_permissions=live
+            and user.id != ctx.principal.user_id
+            and ctx.can(Action.MANAGE_ACCOUNT_PERMISSIONS, user),
             _model=user,
         )
 
@@ -192,6 +205,51 @@ class UserQueries:
         return _user(row if row is not None and row.deleted_at is None else None, info.context)
 
 
+@strawberry.input
+class GrantAccountPermissionInput:
+    user_id: strawberry.ID
+    permission: str = strawberry.field(
+        description="INVITE_AND_MODIFY_ACCOUNTS, BILLING or CREATE_AND_MODIFY_PROJECTS "
+        "(another name: UNKNOWN_PERMISSION)."
+    )
+
+
+@strawberry.input
+class RevokeAccountPermissionInput:
+    user_id: strawberry.ID
+    permission: str = strawberry.field(
+        description="INVITE_AND_MODIFY_ACCOUNTS, BILLING or CREATE_AND_MODIFY_PROJECTS "
+        "(another name: UNKNOWN_PERMISSION)."
+    )
+
+
+@strawberry.type
+class GrantAccountPermissionPayload:
+    user: User | None
+    errors: list[UserError]
+
+
+@strawberry.type
+class RevokeAccountPermissionPayload:
+    user: User | None
+    errors: list[UserError]
+
+
+async def _set_account_permission(
+    info: Info, data: GrantAccountPermissionInput | RevokeAccountPermissionInput, *, granted: bool
+) -> tuple[User | None, list[UserError]]:
+    ctx = info.context
+
+    async def work() -> models.User:
+        user_id = decode_id(data.user_id, "User", "userId")
+        return await account_permissions.set_account_permission(
+            ctx.services, ctx.principal, user_id, data.permission, granted=granted
+        )
+
+    row, errors = await attempt(work())
+    return _user(row, ctx), errors
+
+
 @strawberry.type
 class UserMutations:
     @strawberry.mutation(
@@ -250,6 +308,26 @@ class UserMutations:
 
         row, errors = await attempt(work())
         return UpdateUserRolePayload(user=_user(row, ctx), errors=errors)
+
+    @strawberry.mutation(
+        extensions=requires(Action.MANAGE_ACCOUNT_PERMISSIONS),
+        description="R33: admins grant a user an account permission (never themselves).",
+    )
+    async def grant_account_permission(
+        self, info: Info, input: GrantAccountPermissionInput
+    ) -> GrantAccountPermissionPayload | None:
+        user, errors = await _set_account_permission(info, input, granted=True)
+        return GrantAccountPermissionPayload(user=user, errors=errors)
+
+    @strawberry.mutation(
+        extensions=requires(Action.MANAGE_ACCOUNT_PERMISSIONS),
+        description="R33: admins revoke an account permission; it stops at the next request.",
+    )
+    async def revoke_account_permission(
+        self, info: Info, input: RevokeAccountPermissionInput
+    ) -> RevokeAccountPermissionPayload | None:
+        user, errors = await _set_account_permission(info, input, granted=False)
+        return RevokeAccountPermissionPayload(user=user, errors=errors)
 
     @strawberry.mutation(extensions=requires(Action.DELETE_USER), description="R6.")
     async def delete_user(self, info: Info, input: DeleteUserInput) -> DeleteUserPayload | None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -108,32 +108,41 @@ async def locate_in_project(
     return device_resource(await _index(services, project.org_id), project, environment)
 
 
-async def visible_device(
-    services: Services, principal: Principal, device_id: int
-) -> tuple[Device, Project] | None:
-    """A device of a project the caller sees, with its project; else None."""
+async def _in_organization(
+    session: AsyncSession, org_id: int, model: type[ProjectRow], pk: int
+) -> tuple[ProjectRow, Project] | None:
+    """A row of one of the organization's projects (a device, a group, an update, a command),
+    with its project; other organizations' rows are not found (R1)."""
+    table: Any = model
+    found = (
+        await session.execute(
+            select(model, Project)
+            .join(Project, col(Project.id) == table.project_id)
+            .where(table.id == pk, col(Project.org_id) == org_id)
+        )
+    ).first()
+    return (found[0], found[1]) if found is not None else None
+
+
+async def visible_in_project(
+    services: Services, principal: Principal, model: type[ProjectRow], pk: int
+) -> tuple[ProjectRow, Project] | None:
+    """A row of a project the caller sees, with its project; else None."""
     if principal.org_id is None:
         return None
     async with services.db.session() as session:
-        found = (
-            await session.execute(
-                select(Device, Project)
-                .join(Project, col(Project.id) == col(Device.project_id))
-                .where(col(Device.id) == device_id, col(Project.org_id) == principal.org_id)
-            )
-        ).first()
-    if found is None:
+        found = await _in_organization(session, principal.org_id, model, pk)
+    if found is None or not _sees(
+        services, principal, found[1], await _index(services, principal.org_id)
+    ):
         return None
-    device, project = found
-    if not _sees(services, principal, project, await _index(services, project.org_id)):
-        return None
-    return device, project
+    return found
 
 
 async def locate_device(
     services: Services, principal: Principal, device_id: int
 ) -> ArtifactResource | None:
-    found = await visible_device(services, principal, device_id)
+    found = await visible_in_project(services, principal, Device, device_id)
     if found is None:
         return None
     device, project = found
@@ -141,53 +150,10 @@ async def locate_device(
     return device_resource(index, project, device.environment, device.name)
 
 
-async def visible_group(
-    services: Services, principal: Principal, group_id: int
-) -> tuple[DeviceGroup, Project] | None:
-    if principal.org_id is None:
-        return None
-    async with services.db.session() as session:
-        found = (
-            await session.execute(
-                select(DeviceGroup, Project)
-                .join(Project, col(Project.id) == col(DeviceGroup.project_id))
-                .where(col(DeviceGroup.id) == group_id, col(Project.org_id) == principal.org_id)
-            )
-        ).first()
-    if found is None:
-        return None
-    group, project = found
-    if not _sees(services, principal, project, await _index(services, project.org_id)):
-        return None
-    return group, project
-
-
-async def visible_in_project(
-    services: Services, principal: Principal, model: type[ProjectRow], pk: int
-) -> ProjectRow | None:
-    """A row of a project the caller sees (an update, a command); else None."""
-    if principal.org_id is None:
-        return None
-    async with services.db.session() as session:
-        found = (
-            await session.execute(
-                select(model, Project)
-                .join(Project, col(Project.id) == model.project_id)  # type: ignore[attr-defined]
-                .where(model.id == pk, col(Project.org_id) == principal.org_id)  # type: ignore[attr-defined]
-            )
-        ).first()
-    if found is None:
-        return None
-    row, project = found
-    if not _sees(services, principal, project, await _index(services, project.org_id)):
-        return None
-    return row
-
-
 async def locate_group(
     services: Services, principal: Principal, group_id: int
 ) -> ArtifactResource | None:
-    found = await visible_group(services, principal, group_id)
+    found = await visible_in_project(services, principal, DeviceGroup, group_id)
     if found is None:
         return None
     _, project = found
@@ -415,16 +381,11 @@ async def delete_device_group(services: Services, principal: Principal, group_id
 async def _load_group(
     session: AsyncSession, principal: Principal, group_id: int
 ) -> tuple[DeviceGroup, Project]:
-    found = (
-        await session.execute(
-            select(DeviceGroup, Project)
-            .join(Project, col(Project.id) == col(DeviceGroup.project_id))
-            .where(col(DeviceGroup.id) == group_id, col(Project.org_id) == principal.org_id)
-        )
-    ).first()
+    assert principal.org_id is not None
+    found = await _in_organization(session, principal.org_id, DeviceGroup, group_id)
     if found is None:
         raise Rejected("NOT_FOUND", "No such device group.", ["groupId"])
-    return found[0], found[1]
+    return found
 
 
 # --- devices ------------------------------------------------------------------------------------
@@ -505,16 +466,11 @@ async def register_device(
 async def load_device(
     session: AsyncSession, principal: Principal, device_id: int
 ) -> tuple[Device, Project]:
-    found = (
-        await session.execute(
-            select(Device, Project)
-            .join(Project, col(Project.id) == col(Device.project_id))
-            .where(col(Device.id) == device_id, col(Project.org_id) == principal.org_id)
-        )
-    ).first()
+    assert principal.org_id is not None
+    found = await _in_organization(session, principal.org_id, Device, device_id)
     if found is None:
         raise Rejected("NOT_FOUND", "No such device.", ["deviceId"])
-    return found[0], found[1]
+    return found
 
 
 async def update_device(

@@ -4,7 +4,6 @@ engine settings. Each mutation declares the one device permission it checks."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
@@ -229,7 +228,13 @@ class UpdateEngineSettingsPayload:
     errors: list[UserError]
 
 
-def _monitor_payload(row: models.DeviceMonitor | None, errors: Any) -> SaveDeviceMonitorPayload:
+async def _save_monitor(
+    info: Info, key: str, kind: models.MonitorKind, data: device_settings.MonitorInput
+) -> SaveDeviceMonitorPayload:
+    ctx = info.context
+    row, errors = await attempt(
+        device_settings.save_monitor(ctx.services, ctx.principal, key, kind, data)
+    )
     return SaveDeviceMonitorPayload(monitor=DeviceMonitor.of(row) if row else None, errors=errors)
 
 
@@ -342,14 +347,8 @@ class DeviceSettingsMutations:
     async def save_data_monitor(
         self, info: Info, input: SaveDataMonitorInput
     ) -> SaveDeviceMonitorPayload | None:
-        ctx = info.context
         data = device_settings.MonitorInput(input.name, input.parameter, input.alert_threshold)
-        row, errors = await attempt(
-            device_settings.save_monitor(
-                ctx.services, ctx.principal, input.project_key, models.MonitorKind.DATA, data
-            )
-        )
-        return _monitor_payload(row, errors)
+        return await _save_monitor(info, input.project_key, models.MonitorKind.DATA, data)
 
     @strawberry.mutation(
         extensions=requires(Action.MANAGE_PROCESS_MONITOR, project_in_input),
@@ -358,14 +357,8 @@ class DeviceSettingsMutations:
     async def save_process_monitor(
         self, info: Info, input: SaveProcessMonitorInput
     ) -> SaveDeviceMonitorPayload | None:
-        ctx = info.context
         data = device_settings.MonitorInput(input.name, input.binary, input.alert_threshold)
-        row, errors = await attempt(
-            device_settings.save_monitor(
-                ctx.services, ctx.principal, input.project_key, models.MonitorKind.PROCESS, data
-            )
-        )
-        return _monitor_payload(row, errors)
+        return await _save_monitor(info, input.project_key, models.MonitorKind.PROCESS, data)
 
     @strawberry.mutation(
         extensions=requires(Action.MANAGE_ALERTS, project_in_input),

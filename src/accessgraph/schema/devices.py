@@ -524,6 +524,8 @@ async def device_action_result(
     event, errors = await attempt(work)
     if event is None:
         return None, None, errors
-    found = await devices.visible_device(ctx.services, ctx.principal, event.device_id)
+    found = await devices.visible_in_project(
+        ctx.services, ctx.principal, models.Device, event.device_id
+    )
     device = Device.of(*found) if found is not None else None
     return device, DeviceLogEntry.of(event), []

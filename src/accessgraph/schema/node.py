@@ -9,7 +9,7 @@ from sqlmodel import SQLModel
 
 from accessgraph import models
 from accessgraph.auth.policy import Action
-from accessgraph.resolvers.devices import visible_device, visible_group, visible_in_project
+from accessgraph.resolvers.devices import visible_in_project
 from accessgraph.resolvers.projects import can_on_project
 from accessgraph.resolvers.targets import visible_target_ids
 from accessgraph.schema.access import Group, RegisteredResource, build_targets
@@ -86,17 +86,17 @@ async def resolve_node(info: Info, global_id: str) -> Node | None:
             return None
         return Project.of(project)
     if type_name == "Device":
-        found = await visible_device(ctx.services, ctx.principal, pk)
+        found = await visible_in_project(ctx.services, ctx.principal, models.Device, pk)
         return Device.of(*found) if found is not None else None
     if type_name == "DeviceGroup":
-        seen = await visible_group(ctx.services, ctx.principal, pk)
+        seen = await visible_in_project(ctx.services, ctx.principal, models.DeviceGroup, pk)
         return DeviceGroup.of(seen[0]) if seen is not None else None
     if type_name == "DeviceUpdate":
         update = await visible_in_project(ctx.services, ctx.principal, models.DeviceUpdate, pk)
-        return DeviceUpdate.of(update) if update is not None else None
+        return DeviceUpdate.of(update[0]) if update is not None else None
     if type_name == "DeviceCommand":
         command = await visible_in_project(ctx.services, ctx.principal, models.DeviceCommand, pk)
-        return DeviceCommand.of(command) if command is not None else None
+        return DeviceCommand.of(command[0]) if command is not None else None
     if type_name == "AuditEvent":
         event = await _get(ctx, models.AuditEvent, pk)
         return AuditEvent.of(event) if event and ctx.can(Action.VIEW_AUDIT_EVENTS, event) else None

@@ -22,11 +22,12 @@ from strawberry.asgi import GraphQL
 from accessgraph.auth.backend import CredentialBackend, on_auth_error
 from accessgraph.auth.principal import ANONYMOUS, Principal
 from accessgraph.clock import Clock
+from accessgraph.http_limits import RequestLimits
 from accessgraph.mail import Mailer
 from accessgraph.schema import build_schema
 from accessgraph.schema.context import Context
 from accessgraph.services import Services
-from accessgraph.settings import Settings
+from accessgraph.settings import Limits, Settings
 
 log = logging.getLogger("accessgraph")
 GC_GEN0_THRESHOLD = 50_000
@@ -39,9 +40,9 @@ _MISSING_ASSETS = """<!doctype html><title>accessgraph</title>
 class GraphQLView(GraphQL[Context, None]):
     """strawberry's ASGI view with our typed context, GraphiQL from local files, and orjson."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, limits: Limits) -> None:
         super().__init__(
-            build_schema(),
+            build_schema(limits),
             graphql_ide="graphiql",
             allow_queries_via_get=True,  # queries only: strawberry refuses mutations over GET
             multipart_uploads_enabled=False,
@@ -103,15 +104,20 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/graphql", GraphQLView(services), methods=["GET", "POST"]),
+            Route("/graphql", GraphQLView(services, settings.limits), methods=["GET", "POST"]),
             Mount("/static/graphiql", StaticFiles(directory=GRAPHIQL_DIR, check_dir=False)),
         ],
         middleware=[
             Middleware(
+                RequestLimits,
+                max_body_bytes=settings.limits.max_body_bytes,
+                timeout_seconds=settings.limits.request_timeout_seconds,
+            ),
+            Middleware(
                 AuthenticationMiddleware,
                 backend=CredentialBackend(services),
                 on_error=on_auth_error,
-            )
+            ),
         ],
         lifespan=lifespan,
     )

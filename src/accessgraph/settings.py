@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -28,6 +29,30 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """What one request may ask for (ACCESSGRAPH_<NAME> in upper case, e.g. MAX_QUERY_COST)."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 4000
+    max_directives: int = 50
+    max_query_cost: int = 10_000  # objects a query could return, first/last multiplied down
+    max_body_bytes: int = 1_048_576
+    request_timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, get: Callable[[str], str | None]) -> Limits:
+        values: dict[str, Any] = {}
+        for name in cls.__dataclass_fields__:
+            raw = get(name.upper())
+            if raw is None:
+                continue
+            number = _positive_float(name.upper(), raw)
+            values[name] = number if name == "request_timeout_seconds" else int(number)
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     secret_key: str = field(default="", repr=False)
@@ -41,6 +66,7 @@ class Settings:
     jwt_issuer: str = "accessgraph"
     jwt_audience: str = "accessgraph-api"
     sql_echo: bool = False
+    limits: Limits = field(default_factory=Limits)
 
     @property
     def is_production(self) -> bool:
@@ -69,6 +95,7 @@ class Settings:
             ),
             session_ttl_hours=_positive_float("SESSION_TTL_HOURS", get("SESSION_TTL_HOURS", "12")),
             sql_echo=(get("SQL_ECHO", "") or "").lower() in {"1", "true", "yes"},
+            limits=Limits.from_env(get),
         )
         if settings.env not in {"development", "production"}:
             raise SettingsError("ACCESSGRAPH_ENV must be 'development' or 'production'")

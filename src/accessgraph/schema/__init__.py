@@ -25,6 +25,7 @@ from accessgraph.schema.base import Node
 from accessgraph.schema.context import Context
 from accessgraph.schema.device_settings import DeviceSettingsMutations, DeviceSettingsQueries
 from accessgraph.schema.devices import DeviceMutations, DeviceQueries
+from accessgraph.schema.limits import max_directives_rule, query_cost_limiter
 from accessgraph.schema.node import resolve_node
 from accessgraph.schema.organization import OrganizationMutations, OrganizationQueries
 from accessgraph.schema.projects import ProjectMutations, ProjectQueries
@@ -36,12 +37,9 @@ from accessgraph.schema.subscriptions import (
 )
 from accessgraph.schema.tokens import TokenMutations, TokenQueries
 from accessgraph.schema.users import UserMutations, UserQueries
+from accessgraph.settings import Limits
 
 log = logging.getLogger("accessgraph.graphql")
-
-MAX_DEPTH = 12
-MAX_ALIASES = 30
-MAX_TOKENS = 4000
 
 
 @strawberry.type
@@ -92,25 +90,27 @@ class AccessGraphSchema(strawberry.Schema):
                 log.error("unexpected error at %s", error.path, exc_info=error.original_error)
 
 
-# The limit rules are classes built once: the validation cache is keyed by the rules, so
-# rule classes made per request would make every validation a miss.
-_LIMIT_RULES = [
-    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
-    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
-]
-
-
-def build_schema(**overrides: Any) -> strawberry.Schema:
+def build_schema(limits: Limits | None = None, **overrides: Any) -> strawberry.Schema:
+    limits = limits or Limits()
+    # The limit rules are classes built once per schema: the validation cache is keyed by the
+    # rules, so rule classes made per request would make every validation a miss.
+    rules = [
+        *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
+        max_directives_rule(limits.max_directives),
+    ]
+    cost_limiter = query_cost_limiter(limits.max_query_cost)
     return AccessGraphSchema(
         query=Query,
         mutation=Mutation,
         extensions=[
             # Factories: a fresh extension per operation (they keep per-operation state);
             # the parser and validation caches live at module level and persist.
-            lambda: AddValidationRules(_LIMIT_RULES),
-            lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+            lambda: AddValidationRules(rules),
+            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
+            cost_limiter,
             lambda: MaskErrors(should_mask_error=is_unexpected),
         ],
         config=StrawberryConfig(scalar_map={Bytes: BYTES_SCALAR}),

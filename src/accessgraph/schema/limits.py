@@ -1,0 +1,199 @@
+"""What one request may ask for: refused before anything runs.
+
+- `QueryCostLimiter`: the number of objects a query could return, computed like GitHub's node
+  limit: every connection field counts its `first`/`last` (50 when absent), multiplied by the
+  connections above it. Over the limit, the query is refused with QUERY_TOO_COSTLY and the
+  computed cost, before a single resolver runs. It needs the variables, so it runs at the start
+  of execution, after validation.
+- `max_directives_rule`: a cap on the directives of one document (graphql-core rejects a
+  repeated non-repeatable directive, but only after walking every one of them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from graphql import (
+    DirectiveNode,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationContext,
+    ValidationRule,
+    VariableNode,
+    get_named_type,
+    get_operation_ast,
+)
+from graphql.execution import ExecutionResult
+from graphql.type.definition import GraphQLInterfaceType, GraphQLUnionType
+from strawberry.extensions import SchemaExtension
+
+from accessgraph.resolvers.pagination import DEFAULT_PAGE_SIZE
+
+QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
+TOO_MANY_DIRECTIVES = "TOO_MANY_DIRECTIVES"
+
+
+def max_directives_rule(limit: int) -> type[ValidationRule]:
+    class MaxDirectivesRule(ValidationRule):
+        """At most `limit` directives in the whole document."""
+
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.seen = 0
+
+        def enter_directive(self, node: DirectiveNode, *_: Any) -> None:
+            self.seen += 1
+            if self.seen == limit + 1:
+                self.report_error(
+                    GraphQLError(
+                        f"The document has more than {limit} directives.",
+                        node,
+                        extensions={"code": TOO_MANY_DIRECTIVES, "limit": limit},
+                    )
+                )
+
+    return MaxDirectivesRule
+
+
+def query_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+) -> int:
+    """How many objects the operation's connections could return at most."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return 0
+    root = schema.get_root_type(operation.operation)
+    if root is None:
+        return 0
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    values = _variable_values(operation, variables or {})
+    return _cost(schema, root, operation.selection_set, 1, fragments, values, frozenset())
+
+
+def _variable_values(
+    operation: OperationDefinitionNode, given: Mapping[str, Any]
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for definition in operation.variable_definitions or ():
+        name = definition.variable.name.value
+        if name in given:
+            values[name] = given[name]
+        elif isinstance(definition.default_value, IntValueNode):
+            values[name] = int(definition.default_value.value)
+    return values
+
+
+def _cost(
+    schema: GraphQLSchema,
+    parent: GraphQLNamedType,
+    selection_set: SelectionSetNode | None,
+    multiplier: int,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+    visiting: frozenset[str],
+) -> int:
+    total = 0
+    for field, field_parent in _fields(schema, parent, selection_set, fragments, visiting):
+        definition = (
+            field_parent.fields.get(field.name.value)
+            if isinstance(field_parent, GraphQLObjectType | GraphQLInterfaceType)
+            else None
+        )
+        if definition is None:  # __typename, or a field validation already refused
+            continue
+        named = get_named_type(definition.type)
+        inner = multiplier
+        if named.name.endswith("Connection"):
+            inner = multiplier * _page_size(field, variables)
+            total += inner
+        total += _cost(schema, named, field.selection_set, inner, fragments, variables, visiting)
+    return total
+
+
+def _fields(
+    schema: GraphQLSchema,
+    parent: GraphQLNamedType,
+    selection_set: SelectionSetNode | None,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    visiting: frozenset[str],
+) -> Iterator[tuple[FieldNode, GraphQLNamedType]]:
+    """The fields selected on `parent`, through fragments, each with the type it is on. On a
+    union or interface, each fragment's type condition names the type."""
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
+            yield selection, parent
+        elif isinstance(selection, InlineFragmentNode):
+            on = _condition(schema, parent, selection.type_condition)
+            yield from _fields(schema, on, selection.selection_set, fragments, visiting)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            fragment = fragments.get(name)
+            if fragment is None or name in visiting:  # validation refuses cycles anyway
+                continue
+            on = _condition(schema, parent, fragment.type_condition)
+            yield from _fields(schema, on, fragment.selection_set, fragments, visiting | {name})
+
+
+def _condition(schema: GraphQLSchema, parent: GraphQLNamedType, condition: Any) -> GraphQLNamedType:
+    if condition is None:
+        return parent
+    named = schema.get_type(condition.name.value)
+    if named is None or isinstance(named, GraphQLUnionType):
+        return parent
+    return named
+
+
+def _page_size(field: FieldNode, variables: Mapping[str, Any]) -> int:
+    for argument in field.arguments or ():
+        if argument.name.value not in ("first", "last"):
+            continue
+        value = argument.value
+        if isinstance(value, IntValueNode):
+            return max(int(value.value), 0)
+        if isinstance(value, VariableNode):
+            given = variables.get(value.name.value)
+            if isinstance(given, int) and not isinstance(given, bool):
+                return max(given, 0)
+    return DEFAULT_PAGE_SIZE
+
+
+def query_cost_limiter(limit: int) -> type[SchemaExtension]:
+    class QueryCostLimiter(SchemaExtension):
+        def on_execute(self) -> Iterator[None]:
+            context = self.execution_context
+            document = context.graphql_document
+            if document is not None and context.result is None:
+                cost = query_cost(
+                    context.schema._schema, document, context.operation_name, context.variables
+                )
+                if cost > limit:
+                    context.result = ExecutionResult(
+                        data=None,
+                        errors=[
+                            GraphQLError(
+                                f"This query could return {cost:,} objects; the limit is "
+                                f"{limit:,}. Ask for smaller pages (first/last) or fewer "
+                                "nested connections.",
+                                extensions={"code": QUERY_TOO_COSTLY, "cost": cost, "limit": limit},
+                            )
+                        ],
+                    )
+            yield
+
+    return QueryCostLimiter

@@ -99,6 +99,7 @@ def create_app(
         # still frees almost everything at once; the collector only has cycles left to find.
         gc.set_threshold(GC_GEN0_THRESHOLD, 20, 20)
         yield
+        await services.rate_limiter.close()
         await services.db.dispose()
 
     app = Starlette(

@@ -39,6 +39,12 @@ class Limits:
     max_query_cost: int = 10_000  # objects a query could return, first/last multiplied down
     max_body_bytes: int = 1_048_576
     request_timeout_seconds: float = 10.0
+    # Rate limits, shared by every instance (database counters, or Redis with REDIS_URL).
+    login_failures_per_account: int = 5  # then the account's logins wait out the window
+    login_failures_per_address: int = 50  # from one client address, whatever the account
+    login_window_minutes: float = 15.0
+    invitations_per_hour: int = 100  # invitation emails sent per organization
+    tokens_per_hour: int = 50  # access tokens created per user
 
     @classmethod
     def from_env(cls, get: Callable[[str], str | None]) -> Limits:
@@ -48,7 +54,8 @@ class Limits:
             if raw is None:
                 continue
             number = _positive_float(name.upper(), raw)
-            values[name] = number if name == "request_timeout_seconds" else int(number)
+            floats = ("request_timeout_seconds", "login_window_minutes")
+            values[name] = number if name in floats else int(number)
         return cls(**values)
 
 
@@ -67,6 +74,9 @@ class Settings:
     jwt_audience: str = "accessgraph-api"
     sql_echo: bool = False
     limits: Limits = field(default_factory=Limits)
+    # Where rate-limit counters live when several instances share them: Redis (e.g.
+    # redis://127.0.0.1:6379/0); unset, the database.
+    redis_url: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -96,6 +106,7 @@ class Settings:
             session_ttl_hours=_positive_float("SESSION_TTL_HOURS", get("SESSION_TTL_HOURS", "12")),
             sql_echo=(get("SQL_ECHO", "") or "").lower() in {"1", "true", "yes"},
             limits=Limits.from_env(get),
+            redis_url=get("REDIS_URL"),
         )
         if settings.env not in {"development", "production"}:
             raise SettingsError("ACCESSGRAPH_ENV must be 'development' or 'production'")

@@ -45,6 +45,7 @@ from accessgraph.models.project import (
     ProjectMember,
     ProjectRole,
 )
+from accessgraph.models.rate_limit import RateLimitCounter
 from accessgraph.models.session import LoginSession
 from accessgraph.models.subscription import Subscription, SubscriptionMember, UsageNotification
 from accessgraph.models.token import AccessToken
@@ -81,6 +82,7 @@ __all__ = [
     "ProjectGlobalRole",
     "ProjectMember",
     "ProjectRole",
+    "RateLimitCounter",
     "Resource",
     "ResourceType",
     "Subscription",

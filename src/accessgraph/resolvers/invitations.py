@@ -58,6 +58,8 @@ async def invite_user(services: Services, principal: Principal, data: InviteInpu
     email = clean_email(data.email)
     first = clean_name(data.first_name, "firstName")
     last = clean_name(data.last_name, "lastName")
+    assert principal.org_id is not None
+    await services.rate_limiter.invitation_sent(principal.org_id)
     now = services.clock.now()
     async with services.db.write() as session:
         await require_now(services, session, principal, Action.INVITE_USER)
@@ -114,6 +116,7 @@ async def resend_invitation(services: Services, principal: Principal, user_id: i
     """R9: a new link for an INVITED, EXPIRED or FAILED user; the old link stops working."""
     require(services.policy, principal, Action.INVITE_USER)
     assert principal.org_id is not None
+    await services.rate_limiter.invitation_sent(principal.org_id)
     now = services.clock.now()
     async with services.db.write() as session:
         user = await load_live_user(session, principal.org_id, user_id)

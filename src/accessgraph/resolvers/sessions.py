@@ -36,12 +36,20 @@ async def login(
     email: str,
     password: str,
     organization: str | None = None,
+    *,
+    address: str | None = None,
 ) -> LoginResult:
+    """A session for the user with this email and password. Failed attempts are counted per
+    account and per client address, shared by every instance; past the limit, logins wait out
+    the window (RATE_LIMITED, with retryAfter) before a password is even verified."""
     require(services.policy, principal, Action.AUTHENTICATE)
     try:
         _, normalized = clean_email(email)
     except Rejected:
         normalized = ""
+    account = normalized or " ".join(email.split()).casefold()
+    limiter = services.rate_limiter
+    await limiter.check_login(account, address)
     async with services.db.session() as session:
         stmt = (
             select(User, col(Organization.name))
@@ -64,6 +72,7 @@ async def login(
     if not candidates:
         verify_password(None, password)
     if not matches:
+        await limiter.login_failed(address)
         raise _BAD_CREDENTIALS
     if len(matches) > 1:
         raise Rejected(
@@ -71,6 +80,7 @@ async def login(
             "This account exists in several organizations; give the organization's name.",
             ["organization"],
         )
+    await limiter.login_succeeded(account)
     return await _start_session(services, matches[0])
 
 

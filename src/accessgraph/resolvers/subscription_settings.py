@@ -392,6 +392,8 @@ async def create_token(
 ) -> tuple[AccessToken, str]:
     """A subscription API token (R22: PRIMARY_ADMIN only). It acts as its creator within this
     subscription only (their current role there, capped by its permission)."""
+    if principal.user_id is not None:
+        await services.rate_limiter.token_created(principal.user_id)
     async with services.db.write() as session:
         await authorized(
             services, session, principal, subscription_id, Action.MANAGE_SUBSCRIPTION_TOKENS

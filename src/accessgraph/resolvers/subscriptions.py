@@ -270,6 +270,8 @@ async def add_member(
     email = clean_email(data.email) if data.email is not None else None
     first = clean_name(data.first_name, "firstName")
     last = clean_name(data.last_name, "lastName")
+    if email is not None and principal.org_id is not None:
+        await services.rate_limiter.invitation_sent(principal.org_id)
     now = services.clock.now()
     pending = None
     async with services.db.write() as session:
@@ -379,6 +381,8 @@ async def resend_member_invitation(
     """The member list's "Resend invitation" (seed 001) for an EXPIRED or FAILED member. It
     sends a sign-up link, which only team admins do (R7, R9), so the caller must both manage
     the subscription's members and hold the team's INVITE_USER; it works as the team's resend."""
+    if principal.org_id is not None:
+        await services.rate_limiter.invitation_sent(principal.org_id)
     now = services.clock.now()
     async with services.db.write() as session:
         _, member, user = await _managed_member(

@@ -92,6 +92,8 @@ async def create_token(
 ) -> tuple[AccessToken, str]:
     """A token owned by the caller. Returns the row and the value, which is never stored."""
     require(services.policy, principal, Action.CREATE_TOKEN)
+    assert principal.user_id is not None
+    await services.rate_limiter.token_created(principal.user_id)
     async with services.db.write() as session:
         await require_now(services, session, principal, Action.CREATE_TOKEN)
         return await insert_token(services, session, principal, data)

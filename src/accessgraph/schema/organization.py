@@ -149,9 +149,15 @@ class OrganizationMutations:
     @strawberry.mutation(extensions=requires(Action.AUTHENTICATE))
     async def login(self, info: Info, input: LoginInput) -> LoginPayload | None:
         ctx = info.context
+        client = ctx.request.client if ctx.request is not None else None
         result, errors = await attempt(
             sessions.login(
-                ctx.services, ctx.principal, input.email, input.password, input.organization
+                ctx.services,
+                ctx.principal,
+                input.email,
+                input.password,
+                input.organization,
+                address=client.host if client is not None else None,
             )
         )
         if result is None:

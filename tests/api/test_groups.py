@@ -42,7 +42,7 @@ mutation DeleteGroup($id: ID!) {
 }"""
 GROUPS = f"""
 query Groups($search: String) {{
-  groups(first: 100, search: $search) {{ totalCount nodes {{ {GROUP_FIELDS} }} }}
+  groups(first: 50, search: $search) {{ totalCount nodes {{ {GROUP_FIELDS} }} }}
 }}"""
 NODE = "query Node($id: ID!) { node(id: $id) { id ... on Group { name } } }"
 CREATE_TARGET = """

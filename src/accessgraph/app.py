@@ -7,11 +7,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
@@ -19,53 +22,82 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from accessgraph.auth.backend import CredentialBackend, on_auth_error
+from accessgraph.auth.backend import CREDENTIAL_SOURCE, CredentialBackend, on_auth_error
 from accessgraph.auth.principal import ANONYMOUS, Principal
 from accessgraph.clock import Clock
 from accessgraph.http_limits import RequestLimits
+from accessgraph.http_security import GRAPHIQL_CSP, SecurityHeaders
 from accessgraph.mail import Mailer
 from accessgraph.schema import build_schema
 from accessgraph.schema.context import Context
 from accessgraph.services import Services
-from accessgraph.settings import Limits, Settings
+from accessgraph.settings import Settings
 
 log = logging.getLogger("accessgraph")
 GC_GEN0_THRESHOLD = 50_000
 GRAPHIQL_DIR = Path(__file__).parent / "static" / "graphiql"
+_SIGN_IN_FIRST = """<!doctype html><title>accessgraph</title>
+<p>Sign in first: this server runs in production mode, where GraphiQL is for signed-in
+callers. POST a <code>login</code> mutation to <code>/graphql</code>, then reload.</p>"""
 _MISSING_ASSETS = """<!doctype html><title>accessgraph</title>
 <p>The GraphiQL assets are not built. Run <code>make install</code> (it runs
 <code>npm ci && npm run build</code> in <code>frontend/</code>), then reload.</p>"""
 
 
 class GraphQLView(GraphQL[Context, None]):
-    """strawberry's ASGI view with our typed context, GraphiQL from local files, and orjson."""
+    """strawberry's ASGI view with our typed context, GraphiQL from local files, and orjson.
 
-    def __init__(self, services: Services, limits: Limits) -> None:
+    CSRF: a POST must be `application/json` (a form or `text/plain` body, which another site
+    can make a browser send, is refused with 415); a GET runs queries only, and never with the
+    session cookie's credentials; in production, no GET queries at all. In production the
+    GraphiQL page is for signed-in callers.
+    """
+
+    def __init__(self, services: Services, settings: Settings) -> None:
         super().__init__(
-            build_schema(limits),
+            build_schema(settings.limits, production=settings.is_production),
             graphql_ide="graphiql",
-            allow_queries_via_get=True,  # queries only: strawberry refuses mutations over GET
+            # Queries only: strawberry refuses mutations over GET.
+            allow_queries_via_get=not settings.is_production,
             multipart_uploads_enabled=False,
         )
         self.services = services
+        self.production = settings.is_production
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
         user = request.scope.get("user")
+        principal = user if isinstance(user, Principal) else ANONYMOUS
+        if (
+            request.scope.get("method") == "GET"
+            and request.scope.get(CREDENTIAL_SOURCE) == "cookie"
+        ):
+            principal = ANONYMOUS
         return Context(
             services=self.services,
-            principal=user if isinstance(user, Principal) else ANONYMOUS,
+            principal=principal,
             request=request if isinstance(request, Request) else None,
             response=response if isinstance(response, Response) else None,
             now=self.services.clock.now(),
         )
 
+    async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
+        if request.method == "POST":
+            media_type = (request.content_type or "").split(";")[0].strip().lower()
+            if media_type != "application/json":
+                raise HTTPException(415, "POST a JSON body (Content-Type: application/json).")
+        return await super().parse_http_body(request)
+
     async def render_graphql_ide(self, request: Request) -> Response:
+        user = request.scope.get("user")
+        if self.production and not (isinstance(user, Principal) and user.is_authenticated):
+            return HTMLResponse(_SIGN_IN_FIRST, status_code=401)
         index = GRAPHIQL_DIR / "index.html"
         if not index.is_file():
             return HTMLResponse(_MISSING_ASSETS, status_code=503)
-        return HTMLResponse(index.read_text(), headers={"Cache-Control": "no-cache"})
+        headers = {"Cache-Control": "no-cache", "Content-Security-Policy": GRAPHIQL_CSP}
+        return HTMLResponse(index.read_text(), headers=headers)
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
@@ -105,10 +137,25 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/graphql", GraphQLView(services, settings.limits), methods=["GET", "POST"]),
+            Route("/graphql", GraphQLView(services, settings), methods=["GET", "POST"]),
             Mount("/static/graphiql", StaticFiles(directory=GRAPHIQL_DIR, check_dir=False)),
         ],
         middleware=[
+            Middleware(SecurityHeaders, https=settings.public_url.startswith("https://")),
+            *(
+                [
+                    Middleware(
+                        CORSMiddleware,
+                        allow_origins=list(settings.cors_origins),
+                        allow_methods=["GET", "POST"],
+                        allow_headers=["Authorization", "Content-Type"],
+                        allow_credentials=False,  # bearer tokens only: the cookie stays home
+                        max_age=600,
+                    )
+                ]
+                if settings.cors_origins
+                else []
+            ),
             Middleware(
                 RequestLimits,
                 max_body_bytes=settings.limits.max_body_bytes,

@@ -77,6 +77,8 @@ class Settings:
     # Where rate-limit counters live when several instances share them: Redis (e.g.
     # redis://127.0.0.1:6379/0); unset, the database.
     redis_url: str | None = None
+    # Origins that may call the API from a browser (CORS); none by default.
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -107,6 +109,11 @@ class Settings:
             sql_echo=(get("SQL_ECHO", "") or "").lower() in {"1", "true", "yes"},
             limits=Limits.from_env(get),
             redis_url=get("REDIS_URL"),
+            cors_origins=tuple(
+                origin.strip().rstrip("/")
+                for origin in (get("CORS_ORIGINS") or "").split(",")
+                if origin.strip()
+            ),
         )
         if settings.env not in {"development", "production"}:
             raise SettingsError("ACCESSGRAPH_ENV must be 'development' or 'production'")

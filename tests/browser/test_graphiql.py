@@ -397,6 +397,9 @@ def test_graphiql_page_is_self_contained(browser_session: Session) -> None:
     assert any(path.startswith("/static/graphiql/workers/") for path in loaded), session.requests
     worker_failures = [line for line in session.console if "Could not create web worker" in line]
     assert not worker_failures, worker_failures
+    # The page's Content-Security-Policy (accessgraph.http_security) blocks nothing it needs.
+    blocked = [line for line in session.console if "Content Security Policy" in line]
+    assert not blocked, blocked
     assert not session.errors, session.diagnostics()
 
 

@@ -32,6 +32,7 @@ from accessgraph.models import AccessToken, LoginSession, User, UserStatus
 from accessgraph.services import Services
 
 SESSION_COOKIE = "accessgraph_session"
+CREDENTIAL_SOURCE = "accessgraph.credential"
 # lastUsedAt is written at most once a minute per token, to keep reads from becoming writes.
 LAST_USED_PRECISION = timedelta(minutes=1)
 
@@ -48,6 +49,10 @@ class CredentialBackend(AuthenticationBackend):
         else:
             cookie = conn.cookies.get(SESSION_COOKIE)
             principal = await self._from_session(cookie) if cookie else None
+            if principal is not None:
+                # The view runs GET queries without cookie credentials (CSRF: a page of another
+                # site can make the browser send a GET with the cookie).
+                conn.scope[CREDENTIAL_SOURCE] = "cookie"
         if principal is None:
             return AuthCredentials(), ANONYMOUS
         return AuthCredentials(["authenticated"]), principal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import strawberry
@@ -25,7 +26,11 @@ from accessgraph.schema.base import Node
 from accessgraph.schema.context import Context
 from accessgraph.schema.device_settings import DeviceSettingsMutations, DeviceSettingsQueries
 from accessgraph.schema.devices import DeviceMutations, DeviceQueries
-from accessgraph.schema.limits import max_directives_rule, query_cost_limiter
+from accessgraph.schema.limits import (
+    IntrospectionForMembers,
+    max_directives_rule,
+    query_cost_limiter,
+)
 from accessgraph.schema.node import resolve_node
 from accessgraph.schema.organization import OrganizationMutations, OrganizationQueries
 from accessgraph.schema.projects import ProjectMutations, ProjectQueries
@@ -79,18 +84,31 @@ def is_unexpected(error: GraphQLError) -> bool:
     return original is not None and not isinstance(original, GraphQLError)
 
 
+_SUGGESTION = re.compile(r"\s*Did you mean .*\?$", re.DOTALL)
+
+
 class AccessGraphSchema(strawberry.Schema):
+    # Production: validation errors name no fields, arguments or types the caller did not
+    # write ("Did you mean ...?" would map the schema for someone without introspection).
+    hide_suggestions = False
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         # Expected errors (FORBIDDEN, validation) are the client's business, not the log's;
         # unexpected ones are logged with their traceback before MaskErrors hides them.
         for error in errors:
+            if self.hide_suggestions:
+                error.message = _SUGGESTION.sub("", error.message)
             if is_unexpected(error):
                 log.error("unexpected error at %s", error.path, exc_info=error.original_error)
 
 
-def build_schema(limits: Limits | None = None, **overrides: Any) -> strawberry.Schema:
+def build_schema(
+    limits: Limits | None = None, *, production: bool = False, **overrides: Any
+) -> strawberry.Schema:
+    """The schema; `production` hides suggestions and keeps introspection for signed-in
+    callers."""
     limits = limits or Limits()
     # The limit rules are classes built once per schema: the validation cache is keyed by the
     # rules, so rule classes made per request would make every validation a miss.
@@ -100,7 +118,7 @@ def build_schema(limits: Limits | None = None, **overrides: Any) -> strawberry.S
         max_directives_rule(limits.max_directives),
     ]
     cost_limiter = query_cost_limiter(limits.max_query_cost)
-    return AccessGraphSchema(
+    schema = AccessGraphSchema(
         query=Query,
         mutation=Mutation,
         extensions=[
@@ -111,8 +129,11 @@ def build_schema(limits: Limits | None = None, **overrides: Any) -> strawberry.S
             lambda: ParserCache(maxsize=256),
             lambda: ValidationCache(maxsize=256),
             cost_limiter,
+            *([IntrospectionForMembers] if production else []),
             lambda: MaskErrors(should_mask_error=is_unexpected),
         ],
         config=StrawberryConfig(scalar_map={Bytes: BYTES_SCALAR}),
         **overrides,
     )
+    schema.hide_suggestions = production
+    return schema

@@ -31,8 +31,10 @@ from graphql import (
     ValidationContext,
     ValidationRule,
     VariableNode,
+    Visitor,
     get_named_type,
     get_operation_ast,
+    visit,
 )
 from graphql.execution import ExecutionResult
 from graphql.type.definition import GraphQLInterfaceType, GraphQLUnionType
@@ -197,3 +199,39 @@ def query_cost_limiter(limit: int) -> type[SchemaExtension]:
             yield
 
     return QueryCostLimiter
+
+
+class IntrospectionForMembers(SchemaExtension):
+    """Production: `__schema` and `__type` answer signed-in callers only (the SDL is no secret
+    to the organization's members, but it is a map for everyone else)."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        principal = getattr(context.context, "principal", None)
+        signed_in = principal is not None and principal.is_authenticated
+        unchecked = document is not None and context.result is None
+        if unchecked and not signed_in and document is not None and _introspects(document):
+            context.result = ExecutionResult(
+                data=None,
+                errors=[
+                    GraphQLError(
+                        "Introspection needs a signed-in caller.",
+                        extensions={"code": "UNAUTHENTICATED"},
+                    )
+                ],
+            )
+        yield
+
+
+def _introspects(document: DocumentNode) -> bool:
+    found = False
+
+    class Finder(Visitor):
+        def enter_field(self, node: FieldNode, *_: Any) -> None:
+            nonlocal found
+            if node.name.value in ("__schema", "__type"):
+                found = True
+
+    visit(document, Finder())
+    return found

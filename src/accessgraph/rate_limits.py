@@ -72,6 +72,7 @@ class RateLimiter:
         self.login_address = Limit("login-address", limits.login_failures_per_address, login_window)
         self.invitations = Limit("invitations", limits.invitations_per_hour, timedelta(hours=1))
         self.tokens = Limit("tokens", limits.tokens_per_hour, timedelta(hours=1))
+        self.leak_reports = Limit("leak-reports", limits.leak_reports_per_hour, timedelta(hours=1))
 
     async def check(self, limit: Limit, subject: str) -> None:
         used, left = await self.counters.count(_key(limit, subject), limit.window)
@@ -109,6 +110,9 @@ class RateLimiter:
 
     async def token_created(self, user_id: int) -> None:
         await self.hit(self.tokens, str(user_id))
+
+    async def leak_reported(self, address: str | None) -> None:
+        await self.hit(self.leak_reports, address or "unknown")
 
     async def close(self) -> None:
         close = getattr(self.counters, "close", None)

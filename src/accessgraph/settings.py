@@ -45,6 +45,7 @@ class Limits:
     login_window_minutes: float = 15.0
     invitations_per_hour: int = 100  # invitation emails sent per organization
     tokens_per_hour: int = 50  # access tokens created per user
+    leak_reports_per_hour: int = 30  # reportLeakedToken calls per client address
 
     @classmethod
     def from_env(cls, get: Callable[[str], str | None]) -> Limits:

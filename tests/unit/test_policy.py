@@ -102,6 +102,7 @@ COLUMNS = ("admin", "developer", "anonymous", "admin_ro", "admin_rw", "dev_ro", 
 DECISIONS: dict[Action, tuple[str, ...]] = {
     #                              admin  developer anonymous admin_ro admin_rw dev_ro  dev_rw
     Action.AUTHENTICATE:         ("ALL", "ALL",    "ALL",    "DENY",  "ALL",   "DENY", "ALL"),
+    Action.REPORT_LEAKED_TOKEN:  ("ALL", "ALL",    "ALL",    "ALL",   "ALL",   "ALL",  "ALL"),
     Action.VIEW_ORGANIZATION:    ("ALL", "ALL",    "UNAUTH", "ALL",   "ALL",   "ALL",  "ALL"),
     Action.VIEW_TEAM_ROLES:      ("ALL", "ALL",    "UNAUTH", "ALL",   "ALL",   "ALL",  "ALL"),
     Action.VIEW_USERS:           ("ALL", "ALL",    "UNAUTH", "ALL",   "ALL",   "ALL",  "ALL"),
@@ -194,6 +195,7 @@ ARTIFACT_DECISIONS: dict[ArtifactAction, tuple[str, ...]] = {
 # What the @requires(anyOf:) directive says for each action.
 HOLDERS: dict[Action, list[str]] = {
     Action.AUTHENTICATE: ["PUBLIC"],
+    Action.REPORT_LEAKED_TOKEN: ["PUBLIC"],
     Action.VIEW_ORGANIZATION: ["MEMBER"],
     Action.VIEW_TEAM_ROLES: ["MEMBER"],
     Action.VIEW_USERS: ["TeamRole.ADMIN", "TeamRole.DEVELOPER"],

@@ -179,6 +179,8 @@ class Action(StrEnum):
     # R33: admins grant account permissions; granting the ADMIN team role (inviting or creating
     # an admin) and appointing Project Admins stay with admins, whatever else a user holds.
     MANAGE_ACCOUNT_PERMISSIONS = "MANAGE_ACCOUNT_PERMISSIONS"
+    # Anyone, signed in or not, may hand in a credential found in the wild.
+    REPORT_LEAKED_TOKEN = "REPORT_LEAKED_TOKEN"
     GRANT_ADMIN_ROLE = "GRANT_ADMIN_ROLE"
     APPOINT_PROJECT_ADMINS = "APPOINT_PROJECT_ADMINS"
     # Devices (R31, R32): decided on an ArtifactResource of type DEVICE in a project; each
@@ -224,6 +226,7 @@ class Rule:
 P = TeamPermission
 RULES: Mapping[Action, Rule] = {
     Action.AUTHENTICATE: Rule(public=True, writes=True),
+    Action.REPORT_LEAKED_TOKEN: Rule(public=True),
     Action.VIEW_ORGANIZATION: Rule(any_member=True),
     Action.VIEW_TEAM_ROLES: Rule(any_member=True),
     Action.VIEW_USERS: Rule(any_of=(P.VIEW_USERS,)),

@@ -11,7 +11,7 @@ import strawberry
 from accessgraph import models
 from accessgraph.auth.directives import requires
 from accessgraph.auth.policy import Action, SubscriptionResource
-from accessgraph.resolvers import tokens
+from accessgraph.resolvers import leaks, tokens
 from accessgraph.resolvers.pagination import PageArgs
 from accessgraph.schema.base import Connection, Node, UserError, from_global_id, to_global_id
 from accessgraph.schema.context import Context
@@ -162,8 +162,36 @@ class TokenQueries:
         return Connection.of(page, lambda row: Token.of(row, ctx))
 
 
+@strawberry.input
+class ReportLeakedTokenInput:
+    token: str = strawberry.field(description="The access token or session token you found.")
+
+
+@strawberry.type
+class ReportLeakedTokenPayload:
+    received: bool = strawberry.field(
+        description="Always true: the answer never tells whether the token was valid."
+    )
+    errors: list[UserError]
+
+
 @strawberry.type
 class TokenMutations:
+    @strawberry.mutation(
+        extensions=requires(Action.REPORT_LEAKED_TOKEN),
+        description="Found a token in public? Anyone may hand it in: if it is a live "
+        "credential of this service it is revoked at once and its owner is emailed.",
+    )
+    async def report_leaked_token(
+        self, info: Info, input: ReportLeakedTokenInput
+    ) -> ReportLeakedTokenPayload:
+        ctx = info.context
+        client = ctx.request.client if ctx.request is not None else None
+        await leaks.report_leaked_token(
+            ctx.services, input.token, client.host if client is not None else None
+        )
+        return ReportLeakedTokenPayload(received=True, errors=[])
+
     @strawberry.mutation(extensions=requires(Action.CREATE_TOKEN))
     async def create_token(self, info: Info, input: CreateTokenInput) -> CreateTokenPayload | None:
         ctx = info.context

@@ -50,6 +50,7 @@ _PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: argon2 costs ~0.1 s by 
 START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 TEST_DB_URL = os.environ.get("ACCESSGRAPH_TEST_DATABASE_URL", "")
 TABLES = [
+    "signing_keys",
     "rate_limit_counters",
     "device_alert_subscriptions",
     "device_engine_settings",

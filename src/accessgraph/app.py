@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
+from accessgraph.auth import keys
 from accessgraph.auth.backend import CREDENTIAL_SOURCE, CredentialBackend, on_auth_error
 from accessgraph.auth.principal import ANONYMOUS, Principal
 from accessgraph.clock import Clock
@@ -130,7 +131,8 @@ def create_app(
         # generation 0 every 700 allocations spent more time than it freed. Reference counting
         # still frees almost everything at once; the collector only has cycles left to find.
         gc.set_threshold(GC_GEN0_THRESHOLD, 20, 20)
-        yield
+        async with keys.kept_fresh(services.db, services.signer):
+            yield
         await services.rate_limiter.close()
         await services.db.dispose()
 

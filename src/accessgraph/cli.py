@@ -23,6 +23,8 @@ subscription_cli = typer.Typer(
     no_args_is_help=True, help="Operator commands for subscriptions (R18, R21)."
 )
 cli.add_typer(subscription_cli, name="subscription")
+keys_cli = typer.Typer(help="Signing keys: rotate, list, retire (every instance follows).")
+cli.add_typer(keys_cli, name="keys")
 T = TypeVar("T")
 
 
@@ -226,6 +228,39 @@ def subscription_record_usage(
         lambda services: subscriptions.record_usage(services, pk, storage_bytes, transfer_bytes)
     )
     typer.echo(f"usage of {row.name!r} recorded")
+
+
+@keys_cli.command("rotate")
+def keys_rotate() -> None:
+    """Add a signing key: new tokens are signed with it; older keys still verify."""
+    from accessgraph.auth import keys
+
+    kid = _run(lambda services: keys.rotate(services.db, services.clock.now()))
+    typer.echo(f"new signing key {kid}: instances sign with it within {keys.REFRESH_SECONDS:g} s")
+
+
+@keys_cli.command("retire")
+def keys_retire(
+    kid: Annotated[str, typer.Argument(help='A key id from `keys list`, or "legacy".')],
+) -> None:
+    """Stop verifying tokens signed with KID ("legacy": those from before any rotation)."""
+    from accessgraph.auth import keys
+
+    _run(lambda services: keys.retire(services.db, kid, services.clock.now()))
+    typer.echo(f"retired {kid}: its tokens stop working within {keys.REFRESH_SECONDS:g} s")
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """The signing keys, oldest first; the newest active one signs."""
+    from accessgraph.auth import keys
+
+    rows = _run(lambda services: keys.listing(services.db))
+    if not rows:
+        typer.echo("no rotated keys: the secret key itself signs (kid: legacy)")
+    for row in rows:
+        state = f"retired {row.retired_at:%Y-%m-%d %H:%M}" if row.retired_at else "active"
+        typer.echo(f"{row.kid}  created {row.created_at:%Y-%m-%d %H:%M}  {state}")
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from starlette.authentication import (
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, Response
 
+from accessgraph.auth import keys
 from accessgraph.auth.principal import ANONYMOUS, Principal, account_permissions_of
 from accessgraph.auth.tokens import InvalidToken, TokenKind, peek_kind, same_digest, sha256_hex
 from accessgraph.errors import UNAUTHENTICATED
@@ -79,7 +80,9 @@ class CredentialBackend(AuthenticationBackend):
     async def _from_session(self, value: str) -> Principal | None:
         now = self._services.clock.now()
         try:
-            claims = self._services.signer.verify(value, TokenKind.SESSION, now=now)
+            claims = await keys.verify(
+                self._services.db, self._services.signer, value, TokenKind.SESSION, now
+            )
         except InvalidToken:
             return None
         async with self._services.db.session() as session:
@@ -107,7 +110,9 @@ class CredentialBackend(AuthenticationBackend):
     ) -> Principal | None:
         now = self._services.clock.now()
         try:
-            claims = self._services.signer.verify(value, TokenKind.ACCESS, now=now)
+            claims = await keys.verify(
+                self._services.db, self._services.signer, value, TokenKind.ACCESS, now
+            )
         except InvalidToken:
             return None
         if username is not None and username != claims.jti:

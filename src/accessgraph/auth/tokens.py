@@ -42,6 +42,20 @@ class Claims:
     jti: str
 
 
+class UnknownKey(InvalidToken):
+    """Signed with a key id this process does not know (yet): reload the keys, then retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeySet:
+    """The keys in use: `keys` by kid (derived, never stored), which one signs, and whether
+    the secret key itself still verifies the tokens it signed before any rotation."""
+
+    keys: dict[str, str]
+    current: str | None = None  # None: sign with the secret key itself, no kid
+    legacy_retired: bool = False
+
+
 class TokenSigner:
     def __init__(self, key: str, *, issuer: str, audience: str) -> None:
         if not key:
@@ -49,6 +63,16 @@ class TokenSigner:
         self._key = key
         self._issuer = issuer
         self._audience = audience
+        self._keys = KeySet({})
+
+    def derive(self, salt: str) -> str:
+        """A rotated key: HMAC-SHA256 of the salt under the secret key (256 bits)."""
+        return hmac.new(
+            self._key.encode(), f"accessgraph-key:{salt}".encode(), "sha256"
+        ).hexdigest()
+
+    def use(self, keys: KeySet) -> None:
+        self._keys = keys
 
     def issue(
         self,
@@ -70,13 +94,34 @@ class TokenSigner:
             "iat": int(now.timestamp()),
             "exp": int((expires_at or now + NEVER_EXPIRES).timestamp()),
         }
-        return jwt.encode(payload, self._key, algorithm=ALGORITHM)
+        kid = self._keys.current
+        if kid is None:
+            return jwt.encode(payload, self._key, algorithm=ALGORITHM)
+        return jwt.encode(payload, self._keys.keys[kid], algorithm=ALGORITHM, headers={"kid": kid})
+
+    def _key_for(self, value: str) -> str:
+        try:
+            header = jwt.get_unverified_header(value)
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(str(exc)) from None
+        kid = header.get("kid")
+        if kid is None:
+            if self._keys.legacy_retired:
+                raise InvalidToken("signed with a retired key")
+            return self._key
+        if not isinstance(kid, str):
+            raise InvalidToken("malformed kid")
+        key = self._keys.keys.get(kid)
+        if key is None:
+            raise UnknownKey(kid)
+        return key
 
     def verify(self, value: str, kind: TokenKind, *, now: datetime) -> Claims:
+        key = self._key_for(value)
         try:
             payload = jwt.decode(
                 value,
-                self._key,
+                key,
                 algorithms=[ALGORITHM],
                 audience=self._audience,
                 issuer=self._issuer,

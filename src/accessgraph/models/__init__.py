@@ -47,6 +47,7 @@ from accessgraph.models.project import (
 )
 from accessgraph.models.rate_limit import RateLimitCounter
 from accessgraph.models.session import LoginSession
+from accessgraph.models.signing_key import SigningKey
 from accessgraph.models.subscription import Subscription, SubscriptionMember, UsageNotification
 from accessgraph.models.token import AccessToken
 from accessgraph.models.user import User
@@ -85,6 +86,7 @@ __all__ = [
     "RateLimitCounter",
     "Resource",
     "ResourceType",
+    "SigningKey",
     "Subscription",
     "SubscriptionMember",
     "SubscriptionRole",

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from accessgraph.auth import keys
 from accessgraph.auth.principal import Principal
 from accessgraph.auth.tokens import InvalidToken, TokenKind, peek_kind, same_digest, sha256_hex
 from accessgraph.mail import OutgoingEmail
@@ -41,7 +42,7 @@ async def report_leaked_token(services: Services, value: str, address: str | Non
     if kind is None:
         return
     try:
-        claims = services.signer.verify(value, kind, now=now)
+        claims = await keys.verify(services.db, services.signer, value, kind, now)
     except InvalidToken:
         return
     if kind == TokenKind.ACCESS:

@@ -26,6 +26,7 @@ from accessgraph.auth import keys
 from accessgraph.auth.backend import CREDENTIAL_SOURCE, CredentialBackend, on_auth_error
 from accessgraph.auth.principal import ANONYMOUS, Principal
 from accessgraph.clock import Clock
+from accessgraph.faults import on_server_error
 from accessgraph.http_limits import RequestLimits
 from accessgraph.http_security import GRAPHIQL_CSP, SecurityHeaders
 from accessgraph.mail import Mailer
@@ -170,6 +171,7 @@ def create_app(
             ),
         ],
         lifespan=lifespan,
+        exception_handlers={Exception: on_server_error},
     )
     app.state.services = services
     return app

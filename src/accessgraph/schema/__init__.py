@@ -10,7 +10,6 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -20,6 +19,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from accessgraph.faults import MaskErrorsKeepingOutages
 from accessgraph.schema.access import AccessMutations, AccessQueries
 from accessgraph.schema.audit import AuditQueries
 from accessgraph.schema.base import Node
@@ -130,7 +130,7 @@ def build_schema(
             lambda: ValidationCache(maxsize=256),
             cost_limiter,
             *([IntrospectionForMembers] if production else []),
-            lambda: MaskErrors(should_mask_error=is_unexpected),
+            lambda: MaskErrorsKeepingOutages(should_mask_error=is_unexpected),
         ],
         config=StrawberryConfig(scalar_map={Bytes: BYTES_SCALAR}),
         **overrides,

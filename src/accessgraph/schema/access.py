@@ -22,7 +22,7 @@ from accessgraph.schema.enums import (
     PrincipalType,
     ResourceType,
 )
-from accessgraph.schema.helpers import attempt, decode_id
+from accessgraph.schema.helpers import attempt, attempt_removal, decode_id
 from accessgraph.schema.users import User
 
 Info = strawberry.Info[Context, None]
@@ -540,14 +540,13 @@ class AccessMutations:
     @strawberry.mutation(extensions=requires(Action.MANAGE_ACCESS))
     async def delete_group(self, info: Info, input: DeleteGroupInput) -> DeleteGroupPayload | None:
         ctx = info.context
-
-        async def work() -> int:
-            pk = decode_id(input.group_id, "Group", "groupId")
-            return await groups.delete_group(ctx.services, ctx.principal, pk)
-
-        pk, errors = await attempt(work())
-        deleted = strawberry.ID(to_global_id("Group", pk)) if pk else None
-        return DeleteGroupPayload(deleted_group_id=deleted, errors=errors)
+        removed, errors = await attempt_removal(
+            "Group",
+            input.group_id,
+            "groupId",
+            lambda pk: groups.delete_group(ctx.services, ctx.principal, pk),
+        )
+        return DeleteGroupPayload(deleted_group_id=removed, errors=errors)
 
     @strawberry.mutation(extensions=requires(Action.MANAGE_ACCESS))
     async def register_repository(
@@ -617,11 +616,10 @@ class AccessMutations:
         self, info: Info, input: DeletePermissionTargetInput
     ) -> DeletePermissionTargetPayload | None:
         ctx = info.context
-
-        async def work() -> int:
-            pk = decode_id(input.target_id, "PermissionTarget", "targetId")
-            return await targets.delete_target(ctx.services, ctx.principal, pk)
-
-        pk, errors = await attempt(work())
-        deleted = strawberry.ID(to_global_id("PermissionTarget", pk)) if pk else None
-        return DeletePermissionTargetPayload(deleted_permission_target_id=deleted, errors=errors)
+        removed, errors = await attempt_removal(
+            "PermissionTarget",
+            input.target_id,
+            "targetId",
+            lambda pk: targets.delete_target(ctx.services, ctx.principal, pk),
+        )
+        return DeletePermissionTargetPayload(deleted_permission_target_id=removed, errors=errors)

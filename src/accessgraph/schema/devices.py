@@ -28,7 +28,7 @@ from accessgraph.schema.base import (
 )
 from accessgraph.schema.context import Context
 from accessgraph.schema.enums import DeviceEventKind, Environment
-from accessgraph.schema.helpers import attempt, decode_id
+from accessgraph.schema.helpers import attempt, attempt_removal, decode_id
 from accessgraph.schema.projects import Project
 from accessgraph.schema.users import User
 
@@ -418,14 +418,13 @@ class DeviceMutations:
         self, info: Info, input: DeleteDeviceGroupInput
     ) -> DeleteDeviceGroupPayload | None:
         ctx = info.context
-
-        async def work() -> int:
-            pk = decode_id(input.group_id, "DeviceGroup", "groupId")
-            return await devices.delete_device_group(ctx.services, ctx.principal, pk)
-
-        pk, errors = await attempt(work())
-        deleted = strawberry.ID(to_global_id("DeviceGroup", pk)) if pk else None
-        return DeleteDeviceGroupPayload(deleted_group_id=deleted, errors=errors)
+        removed, errors = await attempt_removal(
+            "DeviceGroup",
+            input.group_id,
+            "groupId",
+            lambda pk: devices.delete_device_group(ctx.services, ctx.principal, pk),
+        )
+        return DeleteDeviceGroupPayload(deleted_group_id=removed, errors=errors)
 
     @strawberry.mutation(
         extensions=requires(Action.REGISTER_DEVICES, project_in_input),
@@ -490,14 +489,13 @@ class DeviceMutations:
         self, info: Info, input: DeleteDeviceInput
     ) -> DeleteDevicePayload | None:
         ctx = info.context
-
-        async def work() -> int:
-            pk = decode_id(input.device_id, "Device", "deviceId")
-            return await devices.delete_device(ctx.services, ctx.principal, pk)
-
-        pk, errors = await attempt(work())
-        deleted = strawberry.ID(to_global_id("Device", pk)) if pk else None
-        return DeleteDevicePayload(deleted_device_id=deleted, errors=errors)
+        removed, errors = await attempt_removal(
+            "Device",
+            input.device_id,
+            "deviceId",
+            lambda pk: devices.delete_device(ctx.services, ctx.principal, pk),
+        )
+        return DeleteDevicePayload(deleted_device_id=removed, errors=errors)
 
     @strawberry.mutation(
         extensions=requires(Action.REMOTE_CONTROL, device_in_input),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import strawberry
+
 from accessgraph.errors import Rejected, not_found
-from accessgraph.schema.base import UserError, from_global_id
+from accessgraph.schema.base import UserError, from_global_id, to_global_id
 
 T = TypeVar("T")
 
@@ -25,3 +27,15 @@ def decode_id(global_id: str, type_name: str, field: str) -> int:
     if pk is None:
         raise not_found(type_name, [field])
     return pk
+
+
+async def attempt_removal(
+    type_name: str, global_id: str, field: str, remove: Callable[[int], Awaitable[int]]
+) -> tuple[strawberry.ID | None, list[UserError]]:
+    """Decode the ID, run the removal: the removed object's global ID, or the errors."""
+
+    async def work() -> int:
+        return await remove(decode_id(global_id, type_name, field))
+
+    pk, errors = await attempt(work())
+    return (strawberry.ID(to_global_id(type_name, pk)) if pk else None), errors

@@ -32,7 +32,7 @@ from accessgraph.schema.base import (
 )
 from accessgraph.schema.context import Context
 from accessgraph.schema.enums import SubscriptionRole, TokenPermission, UsageMetric, UserStatus
-from accessgraph.schema.helpers import attempt, decode_id
+from accessgraph.schema.helpers import attempt, attempt_removal, decode_id
 from accessgraph.schema.tokens import Token
 from accessgraph.schema.users import User
 
@@ -737,15 +737,14 @@ class SubscriptionMutations:
         self, info: Info, input: RemoveUsageNotificationInput
     ) -> RemoveUsageNotificationPayload | None:
         ctx = info.context
-
-        async def work() -> int:
-            pk = decode_id(input.notification_id, "UsageNotification", "notificationId")
-            return await subscription_settings.remove_usage_notification(
+        removed, errors = await attempt_removal(
+            "UsageNotification",
+            input.notification_id,
+            "notificationId",
+            lambda pk: subscription_settings.remove_usage_notification(
                 ctx.services, ctx.principal, pk
-            )
-
-        pk, errors = await attempt(work())
-        removed = strawberry.ID(to_global_id("UsageNotification", pk)) if pk else None
+            ),
+        )
         return RemoveUsageNotificationPayload(removed_notification_id=removed, errors=errors)
 
     @strawberry.mutation(
@@ -803,14 +802,13 @@ class SubscriptionMutations:
         self, info: Info, input: DeleteSubscriptionTokenInput
     ) -> DeleteSubscriptionTokenPayload | None:
         ctx = info.context
-
-        async def work() -> int:
-            pk = decode_id(input.token_id, "Token", "tokenId")
-            return await subscription_settings.delete_token(ctx.services, ctx.principal, pk)
-
-        pk, errors = await attempt(work())
-        deleted = strawberry.ID(to_global_id("Token", pk)) if pk else None
-        return DeleteSubscriptionTokenPayload(deleted_token_id=deleted, errors=errors)
+        removed, errors = await attempt_removal(
+            "Token",
+            input.token_id,
+            "tokenId",
+            lambda pk: subscription_settings.delete_token(ctx.services, ctx.principal, pk),
+        )
+        return DeleteSubscriptionTokenPayload(deleted_token_id=removed, errors=errors)
 
 
 async def _member_payload(ctx: Context, work: Any) -> SubscriptionMemberPayload:

@@ -16,7 +16,7 @@ from accessgraph.resolvers.pagination import PageArgs
 from accessgraph.schema.base import Connection, Node, UserError, from_global_id, to_global_id
 from accessgraph.schema.context import Context
 from accessgraph.schema.enums import TokenPermission, TokenStatus
-from accessgraph.schema.helpers import attempt, decode_id
+from accessgraph.schema.helpers import attempt, attempt_removal, decode_id
 
 if TYPE_CHECKING:
     from accessgraph.schema.users import User
@@ -216,11 +216,10 @@ class TokenMutations:
     @strawberry.mutation(extensions=requires(Action.DELETE_TOKEN), description="R16.")
     async def delete_token(self, info: Info, input: DeleteTokenInput) -> DeleteTokenPayload | None:
         ctx = info.context
-
-        async def work() -> int:
-            token_id = decode_id(input.token_id, "Token", "tokenId")
-            return await tokens.delete_token(ctx.services, ctx.principal, token_id)
-
-        pk, errors = await attempt(work())
-        deleted = strawberry.ID(to_global_id("Token", pk)) if pk else None
-        return DeleteTokenPayload(deleted_token_id=deleted, errors=errors)
+        removed, errors = await attempt_removal(
+            "Token",
+            input.token_id,
+            "tokenId",
+            lambda pk: tokens.delete_token(ctx.services, ctx.principal, pk),
+        )
+        return DeleteTokenPayload(deleted_token_id=removed, errors=errors)

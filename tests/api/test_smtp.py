@@ -207,6 +207,36 @@ async def test_invite_user_smtp_unreachable_marks_failed(
     assert row.sent_at is None
 
 
+class Refusing(Inbox):
+    """A server that answers but refuses every recipient (a full mailbox, a bad domain)."""
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        return "550 5.1.1 Mailbox unavailable"
+
+
+async def test_invite_user_smtp_refusing_marks_failed_and_loses_nothing(
+    smtp_settings: Settings, clock: FrozenClock, world: World, port: int
+) -> None:
+    """Issue 7: the server refuses; the mutation still answers, the user shows FAILED, the
+    outbox keeps the row with the server's reason, and the rest of the request stands."""
+    controller = Controller(Refusing(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        async with app_api(smtp_settings, clock) as (api, services):
+            body = await api(INVITE_USER, {"email": INVITEE}, as_=world.admin)
+            result = payload(body, "inviteUser")
+            assert result["errors"] == [] and result["user"]["status"] == "FAILED"
+            [row] = await outbox(services, INVITEE)
+            assert row.status == EmailStatus.FAILED and "550" in (row.error or "")
+            # The invited user exists (an admin can resend once mail works again).
+            stored = await api(USER, {"id": result["user"]["id"]}, as_=world.admin)
+            assert stored["data"]["user"]["status"] == "FAILED"
+    finally:
+        controller.stop()
+
+
 async def test_resend_invitation_after_smtp_recovers_delivers_and_invites(
     smtp_settings: Settings, clock: FrozenClock, world: World, port: int
 ) -> None:

@@ -15,7 +15,7 @@ from accessgraph.resolvers import audit
 from accessgraph.resolvers.pagination import PageArgs
 from accessgraph.schema.base import Connection, Node, from_global_id, parse_global_id, to_global_id
 from accessgraph.schema.context import Context
-from accessgraph.schema.users import User
+from accessgraph.schema.users import User, load_user
 
 Info = strawberry.Info[Context, None]
 
@@ -66,10 +66,7 @@ class AuditEvent(Node):
 
     @strawberry.field(description="The user who acted (null for the operator).")
     async def actor(self, info: Info) -> User | None:
-        if self._actor_user_id is None:
-            return None
-        row = await info.context.loaders.user_by_id.load(self._actor_user_id)
-        return User.of(row, info.context) if row is not None else None
+        return await load_user(info.context, self._actor_user_id)
 
 
 @strawberry.input

@@ -21,7 +21,7 @@ from accessgraph.schema.devices import (
     project_in_input,
 )
 from accessgraph.schema.helpers import attempt, decode_id
-from accessgraph.schema.users import User
+from accessgraph.schema.users import User, load_user
 
 Info = strawberry.Info[Context, None]
 
@@ -51,10 +51,7 @@ class DeviceUpdate(Node):
 
     @strawberry.field
     async def created_by(self, info: Info) -> User | None:
-        if self._created_by_id is None:
-            return None
-        row = await info.context.loaders.user_by_id.load(self._created_by_id)
-        return User.of(row, info.context) if row is not None else None
+        return await load_user(info.context, self._created_by_id)
 
 
 @strawberry.type(description="A Control Center command of a project (R32).")

@@ -30,7 +30,7 @@ from accessgraph.schema.context import Context
 from accessgraph.schema.enums import DeviceEventKind, Environment
 from accessgraph.schema.helpers import attempt, attempt_removal, decode_id
 from accessgraph.schema.projects import Project
-from accessgraph.schema.users import User
+from accessgraph.schema.users import User, load_user
 
 Info = strawberry.Info[Context, None]
 
@@ -108,10 +108,7 @@ class DeviceLogEntry:
 
     @strawberry.field(description="Who did it (null once that user is gone).")
     async def actor(self, info: Info) -> User | None:
-        if self._actor_id is None:
-            return None
-        row = await info.context.loaders.user_by_id.load(self._actor_id)
-        return User.of(row, info.context) if row is not None else None
+        return await load_user(info.context, self._actor_id)
 
 
 @strawberry.type(description="A device of a project (R31), in DEV or PROD.")
@@ -165,10 +162,7 @@ class Device(Node):
 
     @strawberry.field(description="Who registered it (null once that user is gone).")
     async def registered_by(self, info: Info) -> User | None:
-        if self._model.registered_by_id is None:
-            return None
-        row = await info.context.loaders.user_by_id.load(self._model.registered_by_id)
-        return User.of(row, info.context) if row is not None else None
+        return await load_user(info.context, self._model.registered_by_id)
 
     @strawberry.field(
         extensions=requires(Action.VIEW_DEVICE_LOGS, _this_device),

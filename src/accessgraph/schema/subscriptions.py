@@ -34,7 +34,7 @@ from accessgraph.schema.context import Context
 from accessgraph.schema.enums import SubscriptionRole, TokenPermission, UsageMetric, UserStatus
 from accessgraph.schema.helpers import attempt, attempt_removal, decode_id
 from accessgraph.schema.tokens import Token
-from accessgraph.schema.users import User
+from accessgraph.schema.users import User, load_user
 
 Info = strawberry.Info[Context, None]
 TYPE_NAME = "BillingSubscription"
@@ -139,8 +139,7 @@ class UsageNotification(Node):
 
     @strawberry.field
     async def created_by(self, info: Info) -> User | None:
-        row = await info.context.loaders.user_by_id.load(self._model.created_by_id)
-        return User.of(row, info.context) if row is not None else None
+        return await load_user(info.context, self._model.created_by_id)
 
 
 @strawberry.type(description="The card on file, masked: the number is never stored.")

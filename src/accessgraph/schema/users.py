@@ -88,6 +88,15 @@ class User(Node):
         return [Token.of(row, info.context) for row in rows]
 
 
+async def load_user(ctx: Context, user_id: int | None) -> User | None:
+    """The user with this id (deleted ones included: they still name who did what), batched
+    by the request's loader; None for no id."""
+    if user_id is None:
+        return None
+    row = await ctx.loaders.user_by_id.load(user_id)
+    return User.of(row, ctx) if row is not None else None
+
+
 @strawberry.input
 class UserFilter:
     status: UserStatus | None = None

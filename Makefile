@@ -7,8 +7,9 @@ ASSETS := src/accessgraph/static/graphiql/index.html
 PG_TEST_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 HOST ?= 127.0.0.1
 PORT ?= 8000
+FUZZ_SECONDS ?= 120
 
-.PHONY: install run test lint types test-sqlite test-postgres browser-deps schema bench clean
+.PHONY: install run test lint types test-sqlite test-postgres fuzz browser-deps schema bench clean
 
 ## install: a virtualenv with the package and its dev tools, and the GraphiQL assets
 install: $(VENV)/.installed $(ASSETS)
@@ -47,8 +48,12 @@ test-postgres: install
 	  || { echo "PostgreSQL is not reachable at $(PG_TEST_URL): start it, or set PG_TEST_URL"; exit 1; }
 	ACCESSGRAPH_TEST_DATABASE_URL=$(PG_TEST_URL) ACCESSGRAPH_SKIP_BROWSER=1 $(BIN)/python -m pytest -q
 
-## test: install everything, then lint, type-check, and run the suite on SQLite and PostgreSQL
-test: lint types test-sqlite test-postgres
+## fuzz: schemathesis against a served instance, as an admin, for FUZZ_SECONDS (tests/fuzz)
+fuzz: install
+	$(BIN)/python tests/fuzz/fuzz_graphql.py --seconds $(FUZZ_SECONDS)
+
+## test: install everything, then lint, type-check, run the suite on SQLite and PostgreSQL, fuzz
+test: lint types test-sqlite test-postgres fuzz
 
 schema: install
 	$(BIN)/accessgraph schema > schema.graphql

@@ -14,23 +14,17 @@ test; set ``ACCESSGRAPH_SKIP_BROWSER=1`` to skip it deliberately.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from tests import served
 
 pytestmark = pytest.mark.browser
 
@@ -70,7 +64,6 @@ LOGIN_MUTATION = (
 )
 VIEWER_QUERY = "{ viewer { email role } }"
 
-SERVER_START_TIMEOUT = 30.0
 UI_TIMEOUT_MS = 30_000
 
 INSTALL_HINT = (
@@ -121,123 +114,16 @@ def playwright_api() -> Any:
 # --------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _service_env(db_path: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env["ACCESSGRAPH_DATABASE_URL"] = f"sqlite+aiosqlite:///{db_path}"
-    env["ACCESSGRAPH_ENV"] = "development"
-    env["PYTHONUNBUFFERED"] = "1"
-    # Works whether or not the package is installed into the venv.
-    src = str(REPO_ROOT / "src")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
-    # The health check below and the browser talk to loopback only.
-    env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    return env
-
-
-def _http_status(url: str) -> int | None:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return None
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate the server and anything it spawned (own process group)."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def service_url(playwright_api: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("accessgraph-browser")
-    env = _service_env(workdir / "ag.db")
-
-    bootstrap = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "accessgraph",
-            "bootstrap",
-            "--org",
-            "Acme",
-            "--email",
-            ADMIN_EMAIL,
-            "--password",
-            ADMIN_PASSWORD,
-        ],
-        cwd=workdir,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if bootstrap.returncode != 0:
-        pytest.fail(
-            f"`accessgraph bootstrap` exited {bootstrap.returncode}\n"
-            f"stdout:\n{bootstrap.stdout}\nstderr:\n{bootstrap.stderr}",
-            pytrace=False,
-        )
-
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log_path = workdir / "serve.log"
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "accessgraph",
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # own process group, so _stop() gets children too
-        )
+    env = served.service_env(workdir / "ag.db")
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"`accessgraph serve` exited early with {proc.returncode}:\n"
-                    + log_path.read_text(errors="replace"),
-                    pytrace=False,
-                )
-            if _http_status(f"{base}/healthz") == 200:
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(
-                    f"GET {base}/healthz did not return 200 within {SERVER_START_TIMEOUT:.0f}s:\n"
-                    + log_path.read_text(errors="replace"),
-                    pytrace=False,
-                )
-            time.sleep(0.2)
-        yield base
-    finally:
-        _stop(proc)
+        served.bootstrap(workdir, env, ADMIN_EMAIL, ADMIN_PASSWORD)
+        with served.serving(workdir, env, workdir / "serve.log") as base:
+            yield base
+    except served.ServeError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 # --------------------------------------------------------------------------

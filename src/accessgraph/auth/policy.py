@@ -595,6 +595,10 @@ class Policy:
         self._per_principal = tuple(s for s in self._sources if not s.per_resource)
         self._per_resource = tuple(s for s in self._sources if s.per_resource)
         self._held_cache: dict[Principal, Mapping[Permission, list[Grant]]] = {}
+        # The last caller asked about, compared by identity (a strong reference, so its id is
+        # never reused): no hashing of the frozen principal for every row of a page.
+        self._last_principal: Principal | None = None
+        self._last_held: Mapping[Permission, list[Grant]] = {}
 
     def decide(
         self,
@@ -665,8 +669,11 @@ class Policy:
     def _held(self, principal: Principal) -> Mapping[Permission, list[Grant]]:
         """Every permission the principal holds, with its grants; memoized per principal (a
         frozen snapshot of one request's caller), since a page asks for it once per row."""
+        if principal is self._last_principal:  # a page asks for the same caller per row
+            return self._last_held
         cached = self._held_cache.get(principal)
         if cached is not None:
+            self._last_principal, self._last_held = principal, cached
             return cached
         held: dict[Permission, list[Grant]] = {}
         for source in self._per_principal:
@@ -675,6 +682,7 @@ class Policy:
         if len(self._held_cache) >= _HELD_CACHE_SIZE:
             self._held_cache.clear()
         self._held_cache[principal] = held
+        self._last_principal, self._last_held = principal, held
         return held
 
     def _with_resource_grants(

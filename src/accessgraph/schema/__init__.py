@@ -26,6 +26,7 @@ from accessgraph.schema.base import Node
 from accessgraph.schema.context import Context
 from accessgraph.schema.device_settings import DeviceSettingsMutations, DeviceSettingsQueries
 from accessgraph.schema.devices import DeviceMutations, DeviceQueries
+from accessgraph.schema.execution import Executor
 from accessgraph.schema.limits import (
     IntrospectionForMembers,
     max_directives_rule,
@@ -133,7 +134,7 @@ def build_schema(
             lambda: MaskErrorsKeepingOutages(should_mask_error=is_unexpected),
         ],
         config=StrawberryConfig(scalar_map={Bytes: BYTES_SCALAR}),
-        **overrides,
+        **{"execution_context_class": Executor, **overrides},
     )
     schema.hide_suggestions = production
     return schema

@@ -1,0 +1,68 @@
+"""Issue 8: the console's pages answer byte for byte the same through the executor's fast path
+for plain fields (schema/execution.py) as through graphql-core's own path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from accessgraph.app import GraphQLView
+from accessgraph.models import TokenPermission
+from accessgraph.schema.execution import Executor
+from tests.conftest import Actor, Factory, World
+
+PAGES = {
+    "team": """{ users(first: 50) { totalCount edges { cursor node {
+        id firstName lastName fullName email role status lastLoginAt createdAt accountPermissions
+        viewerCanUpdateRole viewerCanDelete viewerCanResendInvitation __typename
+      } } pageInfo { hasNextPage endCursor } } }""",
+    "tokens with creators": """{ tokens(first: 50) { totalCount nodes {
+        id name permission username status createdAt expiresAt lastUsedAt revokedAt
+        createdBy { id email role } viewerCanRevoke viewerCanDelete } } }""",
+    "nested": """{ users(first: 20) { edges { node { email ...T } } } }
+      fragment T on User { tokens { name status permission createdBy { email } } }""",
+    "viewer and organization": "{ viewer { id email role status } organization { id name } }",
+    "forbidden field": "{ viewer { email } auditEvents(first: 5) { totalCount } }",
+}
+
+
+def _view(client: httpx.AsyncClient) -> GraphQLView:
+    app: Any = client._transport.app  # type: ignore[attr-defined]
+    for route in app.routes:
+        if getattr(route, "path", None) == "/graphql":
+            assert isinstance(route.endpoint, GraphQLView)
+            return route.endpoint
+    raise AssertionError("no /graphql route")
+
+
+@pytest.mark.parametrize("document", PAGES.values(), ids=PAGES.keys())
+@pytest.mark.parametrize("who", ["admin", "dev"])
+async def test_page_answers_the_same_on_both_paths(
+    client: httpx.AsyncClient,
+    factory: Factory,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    document: str,
+    who: str,
+) -> None:
+    for actor in (world.admin, world.dev, world.dev2):
+        await factory.token(actor, TokenPermission.READ_ONLY, name="ro")
+        await factory.token(actor, TokenPermission.READ_WRITE, name="rw")
+    caller: Actor = getattr(world, who)
+    view = _view(client)
+    assert view.schema.execution_context_class is Executor  # type: ignore[attr-defined]
+
+    async def answer() -> str:
+        response = await client.post("/graphql", json={"query": document}, headers=caller.headers)
+        assert response.status_code == 200
+        return response.text
+
+    fast = await answer()
+    monkeypatch.setattr(
+        view.schema, "execution_context_class", StrawberryGraphQLCoreExecutionContext
+    )
+    assert await answer() == fast
+    assert '"Unexpected error."' not in fast

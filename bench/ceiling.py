@@ -7,6 +7,8 @@ team_page_ratio = team_page_rps / ceiling_rps.
     POST /team   {"first": 50} -> {"totalCount": N, "users": [...]}: the same two statements
                  the app's team page runs for its data (the page, LIMIT first+1, and the count)
     POST /users  {"first": 50} -> {"users": [...]}: the page statement only
+    POST /nested {"first": 50} -> {"users": [..., "tokens": [...]]}: the nested token page's
+                 data, the page and the tokens of its users (two statements, as the app's)
     GET  /healthz
 
 Users carry the columns the team page shows (id as a relay global ID, firstName, lastName,
@@ -43,6 +45,12 @@ PAGE_SQL = (
     "last_login_at FROM users WHERE org_id = {0} AND deleted_at IS NULL ORDER BY id LIMIT {1}"
 )
 COUNT_SQL = "SELECT count(*) FROM users WHERE org_id = {0} AND deleted_at IS NULL"
+# The tokens of a page's users that an admin sees (personal tokens of the organization).
+TOKENS_SQL = (
+    "SELECT id, owner_id, name, permission, created_at, expires_at, last_used_at, revoked_at "
+    "FROM access_tokens WHERE org_id = {0} AND subscription_id IS NULL AND owner_id IN ({1}) "
+    "ORDER BY id"
+)
 MAX_PAGE = 100
 
 Rows = list[tuple[Any, ...]]
@@ -55,8 +63,8 @@ class OrjsonResponse(Response):
         return orjson.dumps(content)
 
 
-def global_id(pk: int) -> str:
-    return base64.b64encode(f"User:{pk}".encode()).decode()
+def global_id(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
 
 
 class PostgresStore:
@@ -79,6 +87,11 @@ class PostgresStore:
             rows = await conn.fetch(self.page_sql, org_id, limit)
             total = await conn.fetchval(self.count_sql, org_id) if with_count else None
         return [tuple(r) for r in rows], total
+
+    async def tokens(self, org_id: int, owner_ids: list[int]) -> Rows:
+        sql = TOKENS_SQL.format("$1", "SELECT unnest($2::int[])")
+        async with self.pool.acquire() as conn:
+            return [tuple(r) for r in await conn.fetch(sql, org_id, owner_ids)]
 
     @staticmethod
     def when(value: datetime | None) -> datetime | None:
@@ -131,6 +144,15 @@ class SqliteStore:
             self.idle.put_nowait(conn)
         return rows, total
 
+    async def tokens(self, org_id: int, owner_ids: list[int]) -> Rows:
+        sql = TOKENS_SQL.format("?", ", ".join("?" * len(owner_ids)))
+        conn = await self.idle.get()
+        try:
+            async with conn.execute(sql, (org_id, *owner_ids)) as cursor:
+                return list(await cursor.fetchall())
+        finally:
+            self.idle.put_nowait(conn)
+
     @staticmethod
     def when(value: str | None) -> datetime | None:
         # SQLAlchemy stores naive UTC text on SQLite; the API shows aware UTC datetimes.
@@ -152,32 +174,63 @@ def create_app() -> Starlette:
     )
     when = store.when
 
+    def user_rows(rows: Rows, first: int, now: datetime) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": global_id("User", pk),
+                "firstName": first_name,
+                "lastName": last_name,
+                "email": email,
+                "role": role,
+                "status": (
+                    "EXPIRED"
+                    if status == "INVITED" and (ends := when(expires)) is not None and ends <= now
+                    else status
+                ),
+                "lastLoginAt": when(last_login),
+            }
+            for pk, first_name, last_name, email, role, status, expires, last_login in rows[:first]
+        ]
+
+    def token_status(revoked: Any, expires: datetime | None, now: datetime) -> str:
+        if revoked is not None:
+            return "REVOKED"
+        return "EXPIRED" if expires is not None and expires <= now else "ACTIVE"
+
+    async def nested(request: Request) -> Response:
+        args = orjson.loads(await request.body() or b"{}")
+        first = min(int(args.get("first", 50)), MAX_PAGE)
+        rows, _ = await store.team(org_id, first, False)
+        now = datetime.now(UTC)
+        users = user_rows(rows, first, now)
+        owned: dict[int, list[dict[str, Any]]] = {row[0]: [] for row in rows}
+        if owned:
+            for pk, owner, name, permission, created, expires, used, revoked in await store.tokens(
+                org_id, list(owned)
+            ):
+                ends = when(expires)
+                owned[owner].append(
+                    {
+                        "id": global_id("Token", pk),
+                        "name": name,
+                        "permission": permission,
+                        "status": token_status(revoked, ends, now),
+                        "createdAt": when(created),
+                        "expiresAt": ends,
+                        "lastUsedAt": when(used),
+                    }
+                )
+        for user, row in zip(users, rows, strict=True):
+            user["tokens"] = owned[row[0]]
+        return OrjsonResponse({"users": users})
+
     def endpoint(with_count: bool) -> Callable[[Request], Awaitable[Response]]:
         async def handler(request: Request) -> Response:
             args = orjson.loads(await request.body() or b"{}")
             first = min(int(args.get("first", 50)), MAX_PAGE)
             rows, total = await store.team(org_id, first + 1, with_count)
             now = datetime.now(UTC)
-            users = [
-                {
-                    "id": global_id(pk),
-                    "firstName": first_name,
-                    "lastName": last_name,
-                    "email": email,
-                    "role": role,
-                    "status": (
-                        "EXPIRED"
-                        if status == "INVITED"
-                        and (ends := when(expires)) is not None
-                        and ends <= now
-                        else status
-                    ),
-                    "lastLoginAt": when(last_login),
-                }
-                for pk, first_name, last_name, email, role, status, expires, last_login in rows[
-                    :first
-                ]
-            ]
+            users = user_rows(rows, first, now)
             body: dict[str, Any] = {"users": users, "hasNextPage": len(rows) > first}
             if with_count:
                 body["totalCount"] = total
@@ -199,6 +252,7 @@ def create_app() -> Starlette:
         routes=[
             Route("/team", endpoint(with_count=True), methods=["POST"]),
             Route("/users", endpoint(with_count=False), methods=["POST"]),
+            Route("/nested", nested, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,

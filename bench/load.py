@@ -82,6 +82,8 @@ class Result:
     # taking turns on the server's core (a shared machine). Includes SQLite's work (it runs
     # in the server's threads), not PostgreSQL's (its own processes).
     server_cpu_ms_per_request: float | None = None
+    # The server's resident-set high-water mark (VmHWM) at the end of the window, in MB.
+    server_peak_rss_mb: float | None = None
     # What the probes measured over the window (e.g. the database's CPU time).
     probes: dict[str, Any] = field(default_factory=dict)
     # How busy each core was during the window, whoever used it (1.0 = fully busy): with the
@@ -160,6 +162,18 @@ def process_ticks(pid: int) -> int | None:
     except OSError:
         return None
     return int(fields[11]) + int(fields[12])  # utime + stime, all threads
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """A process's resident-set high-water mark (Linux: VmHWM in /proc/PID/status)."""
+    try:
+        with open(f"/proc/{pid}/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
 
 
 def cpu_ticks() -> dict[str, tuple[int, int]]:
@@ -306,6 +320,8 @@ async def run_load(
         if result.requests:
             seconds = (marks["srv1"] - marks["srv0"]) / CLK_TCK
             result.server_cpu_ms_per_request = round(seconds / result.requests * 1000, 3)
+    if server_pid:
+        result.server_peak_rss_mb = peak_rss_mb(server_pid)
     for cpu, (busy1, total1) in marks["stat1"].items():
         busy0, total0 = marks["stat0"].get(cpu, (busy1, total1))
         if total1 > total0:

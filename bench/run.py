@@ -99,6 +99,15 @@ TOKEN_PAGE = """query TokenPage {
     } }
   }
 }"""
+# Issue 8's nested page: 50 users with their tokens (the ceiling's /nested serves the same).
+NESTED_PAGE = """query NestedPage {
+  users(first: 50) {
+    edges { node {
+      id firstName lastName email role status lastLoginAt
+      tokens { id name permission status createdAt expiresAt lastUsedAt }
+    } }
+  }
+}"""
 VIEWER = "query Viewer { viewer { id } }"
 CHECK_ACCESS = """query CheckAccess {
   checkAccess(input: {action: "WRITE", resourceType: REPOSITORY, resourceName: %s%s}) {
@@ -178,6 +187,7 @@ class Credentials:
 AUTH_USED = {
     "team_page": "console session",
     "token_page": "console session",
+    "nested_page": "console session",
     "viewer": "access token",
     "check_access": "developer's access token",
     "check_access_serial": "developer's access token",
@@ -255,6 +265,8 @@ async def _count_statements(
                 ("team_page_first10", TEAM_PAGE.replace("first: 50", "first: 10")),
                 ("token_page", TOKEN_PAGE),
                 ("token_page_first10", TOKEN_PAGE.replace("first: 50", "first: 10")),
+                ("nested_page", NESTED_PAGE),
+                ("nested_page_first10", NESTED_PAGE.replace("first: 50", "first: 10")),
                 ("viewer", VIEWER),
                 ("check_access", check_access_doc(seeded.check_resource)),
                 ("check_access_denied", check_access_doc(seeded.check_denied)),
@@ -508,6 +520,15 @@ async def preflight(targets: dict[str, Target], seeded: Seeded) -> None:
     if shown != ceiling["users"]:
         diff = next((a, b) for a, b in zip(shown, ceiling["users"], strict=False) if a != b)
         raise SystemExit(f"the ceiling serves other data than the team page: {diff}")
+    nested = (await _fetch(targets["nested_page"], "nested page"))["data"]["users"]["edges"]
+    nested_ceiling = (await _fetch(targets["ceiling_nested"], "nested ceiling"))["users"]
+    nested_shown = [edge["node"] for edge in nested]
+    if nested_shown != nested_ceiling or not any(user["tokens"] for user in nested_shown):
+        diff = next(
+            ((a, b) for a, b in zip(nested_shown, nested_ceiling, strict=False) if a != b),
+            "no tokens",
+        )
+        raise SystemExit(f"the nested ceiling serves other data than the nested page: {diff}")
 
 
 def _project_check_ok(check: dict[str, Any], seeded: Seeded) -> bool:
@@ -759,6 +780,8 @@ async def measure(
     targets = {
         "team_page": Target.post_json(graphql, {"query": TEAM_PAGE}, auth("team_page")),
         "token_page": Target.post_json(graphql, {"query": TOKEN_PAGE}, auth("token_page")),
+        "nested_page": Target.post_json(graphql, {"query": NESTED_PAGE}, auth("nested_page")),
+        "ceiling_nested": Target.post_json(f"{ceiling.base}/nested", {"first": 50}),
         "viewer": Target.post_json(graphql, {"query": VIEWER}, auth("viewer")),
         "ceiling": Target.post_json(f"{ceiling.base}/team", {"first": 50}),
         "ceiling_page_only": Target.post_json(f"{ceiling.base}/users", {"first": 50}),
@@ -969,6 +992,13 @@ def main(argv: list[str] | None = None) -> int:
         out["team_page_cpu_ratio"] = round(ceiling_cpu / team_cpu, 4)
     out["team_page_ratio_page_only"] = round(
         results["team_page"]["rps"] / results["ceiling_page_only"]["rps"], 4
+    )
+    out["nested_page_ratio"] = round(
+        results["nested_page"]["rps"] / results["ceiling_nested"]["rps"], 4
+    )
+    # The app's largest resident set during any load window (the server's high-water mark).
+    out["peak_rss_mb"] = max(
+        s["server_peak_rss_mb"] or 0 for n, s in results.items() if not n.startswith("ceiling")
     )
     # checkAccess: no ceiling (ceiling.py serves the team page only), so no ratio.
     out["check_access_statements"] = counts["sql_statements_check_access"]

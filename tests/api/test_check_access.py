@@ -668,8 +668,9 @@ async def test_check_access_statement_count_is_constant_in_targets(
     decision = await check(api, world.dev, "READ")
     assert len(decision["grants"]) == 50
     assert (one, one_about) == (many, many_about), count_statements.statements
-    # Authentication and the access version; asking about a user adds reading that user.
-    assert one <= 2 and one_about <= 3, (one, one_about)
+    # Issue 8: one statement, authentication, which reads the organization's access version
+    # with the credential; asking about a user adds reading that user.
+    assert (one, one_about) == (1, 2), count_statements.statements
 
 
 async def test_check_access_statement_count_is_constant_in_groups(

@@ -29,7 +29,7 @@ from accessgraph.auth import keys
 from accessgraph.auth.principal import ANONYMOUS, Principal, account_permissions_of
 from accessgraph.auth.tokens import InvalidToken, TokenKind, peek_kind, same_digest, sha256_hex
 from accessgraph.errors import UNAUTHENTICATED
-from accessgraph.models import AccessToken, LoginSession, User, UserStatus
+from accessgraph.models import AccessToken, LoginSession, Organization, User, UserStatus
 from accessgraph.services import Services
 
 SESSION_COOKIE = "accessgraph_session"
@@ -88,14 +88,15 @@ class CredentialBackend(AuthenticationBackend):
         async with self._services.db.session() as session:
             row = (
                 await session.execute(
-                    select(LoginSession, User)
+                    select(LoginSession, User, col(Organization.access_version))
                     .join(User, col(User.id) == col(LoginSession.user_id))
+                    .join(Organization, col(Organization.id) == col(User.org_id))
                     .where(col(LoginSession.id) == claims.jti)
                 )
             ).first()
         if row is None:
             return None
-        login, user = row
+        login, user, access_version = row
         if (
             login.revoked_at is not None
             or login.expires_at <= now
@@ -103,7 +104,7 @@ class CredentialBackend(AuthenticationBackend):
             or not _may_sign_in(user)
         ):
             return None
-        return _principal(user, session_id=login.id)
+        return _principal(user, access_version, session_id=login.id)
 
     async def _from_access_token(
         self, value: str, *, username: str | None = None
@@ -120,8 +121,9 @@ class CredentialBackend(AuthenticationBackend):
         async with self._services.db.session() as session:
             row = (
                 await session.execute(
-                    select(AccessToken, User)
+                    select(AccessToken, User, col(Organization.access_version))
                     .join(User, col(User.id) == col(AccessToken.owner_id))
+                    .join(Organization, col(Organization.id) == col(User.org_id))
                     .where(col(AccessToken.username) == claims.jti)
                 )
             ).first()
@@ -129,7 +131,7 @@ class CredentialBackend(AuthenticationBackend):
         # for a second one let a burst of token requests exhaust the pool and hang.
         if row is None:
             return None
-        token, owner = row
+        token, owner, access_version = row
         if (
             not same_digest(token.secret_hash, sha256_hex(value))
             or token.owner_id != claims.subject
@@ -140,7 +142,7 @@ class CredentialBackend(AuthenticationBackend):
             return None
         if token.last_used_at is None or token.last_used_at <= now - LAST_USED_PRECISION:
             await self._touch(token, now)
-        return _principal(owner, token=token)
+        return _principal(owner, access_version, token=token)
 
     async def _touch(self, token: AccessToken, now: datetime) -> None:
         """Record use; conditional, so a burst of requests with one token writes once."""
@@ -164,7 +166,11 @@ def _may_sign_in(user: User) -> bool:
 
 
 def _principal(
-    user: User, *, token: AccessToken | None = None, session_id: str | None = None
+    user: User,
+    access_version: int,
+    *,
+    token: AccessToken | None = None,
+    session_id: str | None = None,
 ) -> Principal:
     assert user.id is not None
     return Principal(
@@ -178,6 +184,7 @@ def _principal(
         session_id=session_id,
         account_permissions=account_permissions_of(user),
         user_row=user,
+        access_version=access_version,
     )
 
 

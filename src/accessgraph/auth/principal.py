@@ -37,6 +37,9 @@ class Principal(BaseUser):
     # The row authentication read, so this request's loaders need not read it again. Not part
     # of the snapshot's identity (equality, hash): decisions use the fields above.
     user_row: User | None = field(default=None, compare=False, repr=False)
+    # The organization's `access_version`, read in the same statement as the credential: a
+    # query's `checkAccess` needs no read of its own (resolvers/access_index.py). Not identity.
+    access_version: int | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_authenticated(self) -> bool:

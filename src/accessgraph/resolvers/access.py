@@ -125,7 +125,9 @@ def _user_principal(user: User) -> Principal:
     return Principal(org_id=user.org_id, user_id=user.id, role=user.role, email=user.email)
 
 
-async def check_access(services: Services, caller: Principal, data: CheckInput) -> CheckResult:
+async def check_access(
+    services: Services, caller: Principal, data: CheckInput, *, trust_caller_version: bool = False
+) -> CheckResult:
     action = _action(data)
     name = data.resource_name.strip()
     if not name or len(name) > RESOURCE_NAME_MAX or has_control(name):
@@ -135,7 +137,11 @@ async def check_access(services: Services, caller: Principal, data: CheckInput) 
         return CheckResult(
             Decision(False, Scope.NONE, "The token is revoked or expired."), action, label
         )
-    index = await services.access_indexes.current(services.db, subject.org_id)
+    # The version read with the caller's credential is current for this request unless the
+    # request wrote since: only a query (no writes) may pass it.
+    same_org = subject.org_id == caller.org_id
+    known = caller.access_version if trust_caller_version and same_org else None
+    index = await services.access_indexes.current(services.db, subject.org_id, known)
     project_key, environment = _placement(index, data, name)
     resource = ArtifactResource(
         subject.org_id, data.resource_type, name, index, environment, project_key

@@ -64,11 +64,18 @@ class AccessIndexes:
         self._cache: dict[int, AccessIndex] = {}
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 
-    async def current(self, db: Database, org_id: int) -> AccessIndex:
-        async with db.session() as session:
-            version = await session.scalar(
-                select(col(Organization.access_version)).where(col(Organization.id) == org_id)
-            )
+    async def current(
+        self, db: Database, org_id: int, known_version: int | None = None
+    ) -> AccessIndex:
+        """The organization's index as of its current `access_version`; `known_version` is that
+        version when the caller read it already this request (with the credential, before any
+        write of the request: see `check_access`), which spares one statement."""
+        version = known_version
+        if version is None:
+            async with db.session() as session:
+                version = await session.scalar(
+                    select(col(Organization.access_version)).where(col(Organization.id) == org_id)
+                )
         cached = self._cache.get(org_id)
         if cached is not None and cached.version == version:
             return cached

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import strawberry
+from graphql import OperationType
 
 from accessgraph import models
 from accessgraph.auth.access import actions_of
@@ -488,7 +489,11 @@ class AccessQueries:
             token_id=pk(input.token_id, "Token"),
             anonymous=input.anonymous,
         )
-        result = await access.check_access(ctx.services, ctx.principal, data)
+        # A query writes nothing, so the access_version read with the credential is current.
+        in_query = info.operation.operation is OperationType.QUERY
+        result = await access.check_access(
+            ctx.services, ctx.principal, data, trust_caller_version=in_query
+        )
         decision = result.decision
         return AccessDecision(
             allowed=decision.allowed,

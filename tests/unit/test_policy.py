@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
@@ -545,6 +545,30 @@ def test_decide_admin_revokes_any_token_with_the_admin_grant(policy: Policy) -> 
     decision = policy.decide(PRINCIPALS["admin"], Action.REVOKE_TOKEN, Thing(ORG, owner_id=DEV_PK))
     assert decision.allowed and decision.scope == Scope.ALL
     assert decision.grants == (Grant("TEAM_ROLE", "ADMIN", "REVOKE_ANY_TOKENS"),)
+
+
+def test_decisions_kept_for_a_caller_equal_fresh_decisions() -> None:
+    """Issue 8: a policy keeps one caller's decisions on plain resources (a page asks per
+    row); interleaving callers, actions, organizations and owners, every answer equals the
+    answer of a fresh policy, which keeps nothing."""
+    import random
+
+    shared = default_policy()
+    resources = [
+        Thing(org, owner) for org in (ORG, OTHER_ORG) for owner in (None, ADMIN_PK, DEV_PK, DEV2_PK)
+    ]
+    callers = [*PRINCIPALS.values(), *(replace(p, email=p.email) for p in PRINCIPALS.values())]
+    asked = [
+        (caller, action, resource)
+        for caller in callers
+        for action in [*Action, *ArtifactAction]
+        for resource in resources
+    ]
+    rng = random.Random(8)
+    for order in (asked, sorted(asked, key=lambda _: rng.random())):
+        for caller, action, resource in order:
+            fresh = default_policy().decide(caller, action, resource)
+            assert shared.decide(caller, action, resource) == fresh, (caller, action, resource)
 
 
 def test_scope_of_token_list(policy: Policy) -> None:

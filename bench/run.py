@@ -919,6 +919,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=float, help="seconds measured per operation")
     parser.add_argument("--reseed", action="store_true", help="ignore the cached seed")
     parser.add_argument(
+        "--scale-out",
+        action="store_true",
+        help="then the team page through `accessgraph serve --workers 1` and `--workers 2` "
+        "under wrk (bench/scale.py): two_worker_speedup",
+    )
+    parser.add_argument(
         "--wait-quiet",
         type=float,
         default=0.0,
@@ -1100,6 +1106,11 @@ def main(argv: list[str] | None = None) -> int:
         f"access index build {out['access_index_build_ms']} ms "
         f"(event loop stalled up to {out['access_index_build_stall_ms']} ms)"
     )
+    if ns.scale_out:
+        from scale import scale_out
+
+        out.update(scale_out(url))
+        log(f"two workers: {out['two_worker_speedup']}x one worker's team pages")
     print(orjson.dumps(out).decode(), flush=True)
     return 1 if errors else 0
 

@@ -53,8 +53,7 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
 ) -> None:
     """Migrate the database if needed, then serve HTTP."""
-    import uvicorn
-
+    from accessgraph import serving
     from accessgraph.migrate import upgrade
 
     settings = _settings()
@@ -67,16 +66,7 @@ def serve(
             "--password 'a long passphrase'"
         )
     typer.echo(f"accessgraph serving on http://{host}:{port}/graphql (GraphiQL in a browser)")
-    uvicorn.run(
-        "accessgraph.app:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-        proxy_headers=False,
-    )
+    serving.serve(host, port, workers)
 
 
 async def _has_organization(settings: Settings) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, NamedTuple
+from weakref import WeakKeyDictionary
 
 from graphql import (
     GraphQLLeafType,
@@ -40,7 +41,8 @@ class PlainLeaf(NamedTuple):
     non_null: bool
 
 
-_PLAIN: dict[GraphQLObjectType, dict[str, PlainLeaf]] = {}
+# Per type of a schema; weak, so that a discarded schema (tests build many) is not kept.
+_PLAIN: WeakKeyDictionary[GraphQLObjectType, dict[str, PlainLeaf]] = WeakKeyDictionary()
 
 
 def plain_leaves(object_type: GraphQLObjectType) -> dict[str, PlainLeaf]:

@@ -195,11 +195,19 @@ AUTH_USED = {
     "check_access_project": "developer's access token",
     "check_access_project_serial": "developer's access token",
     "project_page": "developer's access token",
+    "team_page_32": "console session",
+    "check_access_32": "developer's access token",
 }
 # Operations loaded over fewer connections than the others: `check_access_serial` and
 # `check_access_project_serial` are one request at a time, the latency of a check when nothing
 # queues before it.
-CONCURRENCY = {"check_access_serial": 1, "check_access_project_serial": 1}
+CONCURRENCY = {
+    "check_access_serial": 1,
+    "check_access_project_serial": 1,
+    # Issue 8's latency targets are at 32 connections to one worker.
+    "team_page_32": 32,
+    "check_access_32": 32,
+}
 
 
 # --- SQL statement counts (in-process) --------------------------------------------------------
@@ -810,6 +818,12 @@ async def measure(
         ),
         "project_page": Target.post_json(
             graphql, {"query": project_page_doc(seeded.check_project)}, auth("project_page")
+        ),
+        "team_page_32": Target.post_json(graphql, {"query": TEAM_PAGE}, auth("team_page_32")),
+        "check_access_32": Target.post_json(
+            graphql,
+            {"query": check_access_doc(seeded.check_resource)},
+            auth("check_access_32"),
         ),
     }
     await preflight(targets, seeded)

@@ -151,10 +151,16 @@ def run_wrk(port: int, script: Path, connections: int, seconds: int) -> tuple[st
 
 def parse_wrk(report: str) -> dict[str, Any]:
     def ms(text: str) -> float:
-        value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+        found = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+        if found is None:
+            raise SystemExit(f"unexpected wrk latency {text!r}")
+        value, unit = found.groups()
         return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 2)
 
-    out: dict[str, Any] = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", report)[1])}  # type: ignore[index]
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", report)
+    if rps is None:
+        raise SystemExit(f"no Requests/sec in wrk's report:\n{report}")
+    out: dict[str, Any] = {"rps": float(rps[1])}
     for pct in ("50", "90", "99"):
         found = re.search(rf"^\s+{pct}%\s+(\S+)", report, re.MULTILINE)
         if found:

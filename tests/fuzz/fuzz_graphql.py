@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):  # run as a script: make `tests` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -63,12 +64,12 @@ REGISTER_DEVICE = """mutation ($group: ID!) {
 }"""
 
 
-def _data(base: str, query: str, token: str | None = None, **variables: object) -> dict:  # type: ignore[type-arg]
+def _data(base: str, query: str, token: str | None = None, **variables: object) -> dict[str, Any]:
     data = served.post_graphql(base, query, variables, token)["data"]
-    payload = next(iter(data.values()))
+    payload: dict[str, Any] = next(iter(data.values()))
     if payload.get("errors"):
         raise served.ServeError(f"seeding failed: {payload['errors']}")
-    return payload  # type: ignore[no-any-return]
+    return payload
 
 
 def seed(base: str) -> tuple[str, list[str]]:

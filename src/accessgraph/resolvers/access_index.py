@@ -89,7 +89,7 @@ class AccessIndexes:
 
 
 async def build(db: Database, org_id: int) -> AccessIndex:
-    async with db.session() as session:
+    async with db.snapshot() as session:
         org = await session.get(Organization, org_id)
         assert org is not None
         targets = (

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlmodel import col
 
+from accessgraph import sqlite_driver
 from accessgraph.models import Organization
 
 _IMMEDIATE = "accessgraph_write"
@@ -34,6 +35,8 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             kwargs["connect_args"] = {"timeout": 30}
+            if make_url(url).get_driver_name() == "aiosqlite":
+                kwargs["module"] = sqlite_driver.dbapi()
         else:
             # No pre-ping: it would add a statement to every checkout; recycle instead.
             kwargs.update(pool_size=20, max_overflow=20, pool_recycle=1800)

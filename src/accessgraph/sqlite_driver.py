@@ -1,0 +1,125 @@
+"""SQLAlchemy's aiosqlite adapter, one trip to aiosqlite's thread per statement (issue 8).
+
+aiosqlite runs each sqlite3 call in its own thread and hands the result back to the event
+loop; SQLAlchemy's adapter makes four such trips per statement (open a cursor, execute, fetch
+all, close) and one more per session for a ROLLBACK that has nothing to undo. Each trip wakes
+two threads and costs more CPU than reading a page of rows from SQLite's cache. Here a statement
+is one trip (the same four sqlite3 calls, run together in aiosqlite's thread), and a rollback or
+commit with no transaction open (a read: see `Database.session`) is skipped, exactly as sqlite3
+itself skips it. Errors are raised by the same sqlite3 calls, so SQLAlchemy sees the same
+exceptions; server-side cursors (streamed results) keep the stock adapter's cursor.
+
+Used for `sqlite+aiosqlite` URLs by `Database` (through `create_async_engine(module=...)`).
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_cursor,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util import EMPTY_DICT
+
+Description = tuple[tuple[Any, ...], ...] | None
+
+
+class _Outcome:
+    """What SQLAlchemy reads of a DBAPI cursor once its statement has run."""
+
+    __slots__ = ("arraysize", "description", "lastrowid", "rowcount")
+
+    def __init__(self) -> None:
+        self.description: Description = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self.arraysize = 1
+
+
+def _execute(
+    conn: sqlite3.Connection, operation: str, parameters: Any, many: bool
+) -> tuple[Description, int, int | None, list[Any] | None]:
+    """Run in aiosqlite's thread: the statement, its rows, its counts, the cursor closed."""
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        rows = cursor.fetchall() if cursor.description else None
+        return cursor.description, cursor.rowcount, cursor.lastrowid, rows
+    finally:
+        cursor.close()
+
+
+class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
+    __slots__ = ()
+
+    def __init__(self, adapt_connection: AsyncAdapt_dbapi_connection) -> None:
+        # No cursor is opened here: `_execute` opens and closes its own in the same trip.
+        self._adapt_connection = adapt_connection
+        self._connection = adapt_connection._connection
+        self._cursor = _Outcome()  # type: ignore[assignment]
+        self._soft_closed_memoized = EMPTY_DICT
+        self._rows = collections.deque()
+
+    async def _run(self, operation: Any, parameters: Any, many: bool) -> None:
+        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        in_thread: Callable[..., Awaitable[Any]] = connection._execute  # aiosqlite's queue
+        async with self._adapt_connection._execute_mutex:
+            description, rowcount, lastrowid, rows = await in_thread(
+                _execute, connection._conn, operation, parameters, many
+            )
+        outcome: _Outcome = self._cursor  # type: ignore[assignment]
+        outcome.description, outcome.rowcount, outcome.lastrowid = description, rowcount, lastrowid
+        self._rows = collections.deque(rows) if rows is not None else collections.deque()
+
+    async def _execute_async(self, operation: Any, parameters: Any) -> None:
+        await self._run(operation, parameters, False)
+
+    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> None:
+        await self._run(operation, seq_of_parameters, True)
+
+    async def _async_soft_close(self) -> None:
+        return None  # the cursor closed in the statement's own trip
+
+    def close(self) -> None:
+        self._rows.clear()
+
+
+class OneTripConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+
+    _cursor_cls = OneTripCursor
+
+    def _in_transaction(self) -> bool:
+        raw: sqlite3.Connection | None = getattr(self._connection, "_connection", None)
+        # A flag read (sqlite3_get_autocommit); the connection is idle while SQLAlchemy holds it.
+        return raw is None or raw.in_transaction
+
+    def rollback(self) -> None:
+        if self._in_transaction():
+            super().rollback()
+
+    def commit(self) -> None:
+        if self._in_transaction():
+            super().commit()
+
+
+class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> OneTripConnection:
+        stock = super().connect(*arg, **kw)
+        return OneTripConnection(self, stock._connection)
+
+
+def dbapi() -> OneTripDBAPI:
+    return OneTripDBAPI(aiosqlite, sqlite3)

@@ -1,0 +1,111 @@
+"""The SQLite adapter makes one trip to aiosqlite's thread per statement (issue 8) and behaves
+as the stock one: rows, counts, constraint errors, rollback of writes, bulk inserts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from accessgraph.models import User
+from accessgraph.services import Services
+from accessgraph.sqlite_driver import OneTripConnection
+from tests.conftest import Api, StatementCounter, World, is_postgres
+
+pytestmark = pytest.mark.skipif(is_postgres(), reason="the SQLite adapter")
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The name of each function run in aiosqlite's thread."""
+    seen: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    yield seen
+
+
+async def test_a_request_makes_one_trip_per_statement(
+    api: Api, world: World, trips: list[str], count_statements: StatementCounter
+) -> None:
+    await api("query { viewer { id } }", as_=world.admin)  # connections opened, keys loaded
+    trips.clear()
+    count_statements.statements.clear()
+    body = await api(
+        "query { users(first: 5) { totalCount edges { node { email } } } }", as_=world.admin
+    )
+    assert not body.get("errors"), body
+    assert len(count_statements.statements) == 3  # credential, page, count
+    assert trips == ["_execute"] * 3, trips
+
+
+async def test_rows_counts_and_errors_are_the_drivers(world: World, services: Services) -> None:
+    async with services.db.session() as session:
+        assert (await session.execute(text("SELECT 1, 'a' UNION ALL SELECT 2, 'b'"))).all() == [
+            (1, "a"),
+            (2, "b"),
+        ]
+        result = await session.execute(text("SELECT 1 AS one, 2 AS two"))
+        assert list(result.keys()) == ["one", "two"]
+    async with services.db.write() as session:
+        changed = await session.execute(
+            update(User).where(col(User.org_id) == world.org).values(first_name="Same")
+        )
+        assert changed.rowcount == 3  # world's admin and two developers  # type: ignore[attr-defined]
+    with pytest.raises(IntegrityError):
+        async with services.db.write() as session:
+            await session.execute(
+                update(User)
+                .where(col(User.id) == world.dev.user_pk)
+                .values(email_normalized=world.admin.email)
+            )
+
+
+async def test_a_bulk_insert_and_its_rollback(world: World, services: Services) -> None:
+    rows = [
+        {
+            "org_id": world.org,
+            "email": f"bulk{i}@acme.test",
+            "email_normalized": f"bulk{i}@acme.test",
+            "role": "DEVELOPER",
+            "status": "ACTIVE",
+            "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+        }
+        for i in range(3)
+    ]
+
+    async def insert_then_fail() -> None:
+        async with services.db.write() as session:
+            await session.execute(insert(User), rows)
+            assert await session.scalar(
+                select(col(User.id)).where(col(User.email) == "bulk2@acme.test")
+            )
+            raise RuntimeError("fails after the insert")
+
+    with pytest.raises(RuntimeError):
+        await insert_then_fail()
+    async with services.db.session() as session:
+        assert not await session.scalar(select(col(User.id)).where(col(User.email).like("bulk%")))
+    async with services.db.write() as session:
+        await session.execute(insert(User), rows)
+    async with services.db.session() as session:
+        found = (
+            await session.execute(select(col(User.email)).where(col(User.email).like("bulk%")))
+        ).all()
+    assert len(found) == 3
+
+
+async def test_the_engine_uses_the_one_trip_adapter(services: Services) -> None:
+    async with services.db.engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        assert isinstance(raw.dbapi_connection, OneTripConnection)

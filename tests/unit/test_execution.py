@@ -1,5 +1,6 @@
-"""The executor's fast path for plain leaf fields (schema/execution.py) answers exactly what
-graphql-core's own path answers: values, key order, errors, their paths and null propagation."""
+"""The executor's fast paths for plain fields (schema/execution.py) answer exactly what
+graphql-core's own path answers: values, key order, errors, their paths and null propagation,
+for leaves, computed leaves, and objects or lists of objects held by basic fields."""
 
 from __future__ import annotations
 
@@ -29,9 +30,13 @@ class Never(BasePermission):
         return False
 
 
-@strawberry.type
-class Item:
+@strawberry.interface
+class Named:
     name: str
+
+
+@strawberry.type
+class Item(Named):  # implements an interface, so graphql-core checks `is_type_of`
     nickname: str | None
     color: Color
     count: int
@@ -43,10 +48,55 @@ class Item:
     def upper(self) -> str:
         return self.name.upper()
 
+    @strawberry.field
+    def fails(self) -> str:
+        raise ValueError(f"{self.name} fails")
+
+    @strawberry.field
+    def fails_or_null(self) -> str | None:
+        raise ValueError(f"{self.name} fails")
+
+    @strawberry.field
+    async def slow(self) -> str:
+        return self.name + "!"
+
+    @strawberry.field
+    async def slow_fails(self) -> str:
+        raise ValueError(f"{self.name} fails later")
+
+
+@strawberry.type
+class Stranger:
+    name: str
+
 
 @strawberry.type
 class Holder:
-    item: Item  # an object field without a resolver: not a leaf, graphql-core's path
+    item: Item  # objects held by basic fields: the object fast path
+    items: list[Item]
+    maybe: Item | None
+    sparse: list[Item | None]
+    strict: list[Item]  # holds a None although the schema says non-null items
+    missing: Item  # holds None although the schema says non-null
+    wrong: Item  # holds an object of another type
+
+
+def _holder(i: int) -> Holder:
+    return Holder(
+        item=_item(i),
+        items=[_item(i), _item(i + 1)],
+        maybe=None if i % 2 else _item(i),
+        sparse=[_item(i), None],
+        strict=[_item(i), None],  # type: ignore[list-item]
+        missing=None,  # type: ignore[arg-type]
+        wrong=Stranger(name="x"),  # type: ignore[arg-type]
+    )
+
+
+@strawberry.type
+class Box:
+    holder: Holder | None
+    holders: list[Holder]
 
 
 def _item(i: int) -> Item:
@@ -72,6 +122,14 @@ class Query:
         return [Holder(item=_item(i)) for i in range(2)]
 
     @strawberry.field
+    def holders(self) -> list[Holder]:
+        return [_holder(i) for i in range(2)]
+
+    @strawberry.field
+    def box(self) -> Box:
+        return Box(holder=_holder(0), holders=[_holder(0), _holder(1)])
+
+    @strawberry.field
     def bad_enum(self) -> Item:
         item = _item(0)
         item.color = "purple"  # type: ignore[assignment]
@@ -89,6 +147,23 @@ DOCUMENTS = {
     "permission on a field": "{ items { name secret } }",
     "async parent": "{ later { item { name color } } }",
     "refused enum value": "{ badEnum { name color } }",
+    "computed leaves": "{ items { upper u: upper } }",
+    "computed leaf raises": "{ items { name failsOrNull } }",
+    "computed non-null leaf raises": "{ holders { item { name fails } } }",
+    "objects and lists of objects": (
+        "{ holders { item { name } items { name count } maybe { name } sparse { name } } }"
+    ),
+    "null in a non-null object field": "{ holders { item { name } missing { name } } }",
+    "null item in a non-null item list": "{ box { holder { strict { name } } } }",
+    "object of another type": "{ box { holder { wrong { name } } } }",
+    "non-null error propagating up": "{ box { holder { items { name fails } } } }",
+    "non-null error stopping at a nullable list item": "{ holders { sparse { fails } } }",
+    "async leaves under plain objects": "{ box { holders { item { slow } items { slow } } } }",
+    "async error propagating up": "{ box { holder { items { name slowFails } } holders { item { name } } } }",
+    "objects with aliases, fragments and directives": (
+        "query ($y: Boolean!) { box { h: holders { i: item { ...N } items @include(if: $y) "
+        "{ name } maybe @skip(if: $y) { name } } } } fragment N on Named { name __typename }"
+    ),
 }
 
 
@@ -123,5 +198,21 @@ async def test_plain_fields_never_reach_execute_field(monkeypatch: pytest.Monkey
     monkeypatch.setattr(Executor, "execute_field", counting)
     result = await _schema(Executor).execute("{ items { name color count when upper } }")
     assert not result.errors
-    # Only the root field and the field with a resolver take graphql-core's path.
-    assert resolved == ["Query.items"] + ["Item.upper"] * 3
+    # Only the root field takes graphql-core's path (`upper` is a plain method).
+    assert resolved == ["Query.items"]
+
+
+async def test_plain_objects_never_reach_execute_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    resolved: list[str] = []
+    original = Executor.execute_field
+
+    def counting(self: Executor, parent_type: Any, source: Any, fields: Any, *rest: Any) -> Any:
+        resolved.append(f"{parent_type.name}.{fields[0].node.name.value}")
+        return original(self, parent_type, source, fields, *rest)
+
+    monkeypatch.setattr(Executor, "execute_field", counting)
+    result = await _schema(Executor).execute(
+        "{ box { holders { item { name slow } items { name } maybe { name } } } }"
+    )
+    assert not result.errors
+    assert resolved == ["Query.box"] + ["Item.slow"] * 2

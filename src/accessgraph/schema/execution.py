@@ -1,29 +1,42 @@
-"""graphql-core's executor with a fast path for plain leaf fields (issue 8).
+"""graphql-core's executor with a fast path for plain fields (issue 8).
 
 A page is mostly plain fields: `email`, `status`, `createdAt` of fifty rows are attributes of
-objects that the list's resolver already built. graphql-core still runs each one like a field
-with a resolver: a `Path`, a strawberry `Info`, the resolver wrapper, an awaitable check and
-`complete_value` (~600 such fields made a third of the team page's time). Here a field that
-strawberry itself calls basic (no resolver, no field extension, so no permission) and whose type
-is a scalar or an enum is read and coerced directly, with the same two calls graphql-core ends
-with (`getattr`, the type's `coerce_output_value`). Anything unusual on the way (a null for a
-non-null field, a value the type refuses, any exception) goes down graphql-core's own path, so
-errors, their paths and null propagation are graphql-core's, unchanged.
+objects that the list's resolver already built, and `edges`, `node` are attributes holding them.
+graphql-core still runs each one like a field with a resolver: a `Path`, a strawberry `Info`,
+the resolver wrapper, an awaitable check and `complete_value` (~600 such fields made a third of
+the team page's time). Here three kinds of field skip that machinery:
 
-Nothing about authorization changes: a field with a permission has an extension, so it is
-never basic, and always runs through strawberry.
+- a leaf (scalar or enum) that strawberry itself calls basic (no resolver, no field extension,
+  so no permission): read with `getattr` and coerced with the type's `coerce_output_value`, the
+  two calls graphql-core ends with;
+- a leaf computed by a plain method of the type (sync, no argument, no `info`, no extension):
+  called with the object, as strawberry calls it, and coerced the same way;
+- a basic field holding an object or a list of objects (no abstract type): its selection runs
+  on the value(s) directly, with graphql-core's own `collect_subfields`, `is_type_of` check,
+  paths and `handle_field_error`, so errors land and propagate exactly where they would.
+
+Anything unusual on the way (a null for a non-null field, a value the type refuses, a value of
+another type, an exception, deferred fragments) goes down graphql-core's own path before any of
+the field's selection has run, so errors, their paths and null propagation are graphql-core's,
+unchanged. Nothing about authorization changes: a field with a permission has an extension, so
+it never takes a fast path, and always runs through strawberry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from operator import attrgetter
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
 from graphql import (
+    GraphQLField,
     GraphQLLeafType,
+    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
     Undefined,
     is_leaf_type,
 )
@@ -36,39 +49,101 @@ TYPENAME = "__typename"
 
 
 class PlainLeaf(NamedTuple):
-    attribute: str
+    read: Callable[[Any], Any]  # the attribute's getter, or the type's method
     coerce: Callable[[Any], Any]
     non_null: bool
 
 
+class PlainObject(NamedTuple):
+    attribute: str
+    return_type: GraphQLOutputType  # as declared, wrappers included: for handle_field_error
+    object_type: GraphQLObjectType
+    non_null: bool
+    is_list: bool
+    item_type: GraphQLOutputType  # the list's item type, wrappers included (is_list only)
+    item_non_null: bool
+
+
+Plain = PlainLeaf | PlainObject
+
 # Per type of a schema; weak, so that a discarded schema (tests build many) is not kept.
-_PLAIN: WeakKeyDictionary[GraphQLObjectType, dict[str, PlainLeaf]] = WeakKeyDictionary()
+_PLAIN: WeakKeyDictionary[GraphQLObjectType, dict[str, Plain]] = WeakKeyDictionary()
 
 
-def plain_leaves(object_type: GraphQLObjectType) -> dict[str, PlainLeaf]:
-    """The fields of `object_type` that may take the fast path, by field name (built once per
+def plain_fields(schema: GraphQLSchema, object_type: GraphQLObjectType) -> dict[str, Plain]:
+    """The fields of `object_type` that may take a fast path, by field name (built once per
     type of the schema)."""
     found = _PLAIN.get(object_type)
     if found is not None:
         return found
     found = {}
-    for name, field in object_type.fields.items():
-        definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
-        if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
-            continue
-        if not getattr(field.resolve, "_is_default", False) or field.args:
-            continue
-        if definition.default_resolver is not getattr:  # StrawberryConfig's default
-            continue
-        field_type = field.type
-        non_null = isinstance(field_type, GraphQLNonNull)
-        leaf = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
-        if not is_leaf_type(leaf):
-            continue
-        assert isinstance(leaf, GraphQLLeafType)
-        found[name] = PlainLeaf(definition.python_name, leaf.coerce_output_value, non_null)
+    if not _has_exception_handlers(schema):
+        for name, field in object_type.fields.items():
+            plain = _plain(field)
+            if plain is not None:
+                found[name] = plain
     _PLAIN[object_type] = found
     return found
+
+
+def _has_exception_handlers(schema: GraphQLSchema) -> bool:
+    """Strawberry's exception handlers wrap resolvers: with any, every field keeps its path."""
+    strawberry_schema = getattr(schema, "_strawberry_schema", None)
+    converter = getattr(strawberry_schema, "schema_converter", None)
+    return bool(getattr(converter, "_exception_handler_specs", True))
+
+
+def _plain(field: GraphQLField) -> Plain | None:
+    definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if not isinstance(definition, StrawberryField) or field.args or definition.extensions:
+        return None
+    field_type = field.type
+    non_null = isinstance(field_type, GraphQLNonNull)
+    inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+    if is_leaf_type(inner):
+        assert isinstance(inner, GraphQLLeafType)
+        read = _reader(field, definition)
+        return PlainLeaf(read, inner.coerce_output_value, non_null) if read else None
+    if not definition.is_basic_field or not _default_resolver(field, definition):
+        return None
+    if isinstance(inner, GraphQLObjectType):
+        return PlainObject(definition.python_name, field_type, inner, non_null, False, inner, False)
+    if isinstance(inner, GraphQLList):
+        item_type = inner.of_type
+        item_non_null = isinstance(item_type, GraphQLNonNull)
+        item = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        if isinstance(item, GraphQLObjectType):
+            return PlainObject(
+                definition.python_name, field_type, item, non_null, True, item_type, item_non_null
+            )
+    return None
+
+
+def _default_resolver(field: GraphQLField, definition: StrawberryField) -> bool:
+    return bool(getattr(field.resolve, "_is_default", False)) and (
+        definition.default_resolver is getattr  # StrawberryConfig's default
+    )
+
+
+def _reader(field: GraphQLField, definition: StrawberryField) -> Callable[[Any], Any] | None:
+    """How a leaf's value is read without graphql-core's machinery, if it can be."""
+    if definition.is_basic_field:
+        return attrgetter(definition.python_name) if _default_resolver(field, definition) else None
+    resolver = definition.base_resolver
+    if (
+        resolver is None
+        or resolver.is_async
+        or resolver.arguments
+        or resolver.self_parameter is None
+        or resolver.info_parameter is not None
+        or resolver.root_parameter is not None
+        or resolver.parent_parameter is not None
+        or definition.is_subscription
+    ):
+        return None
+    # What strawberry's resolver wrapper ends with for such a method: `method(source)`.
+    method = resolver.wrapped_func
+    return None if isinstance(method, staticmethod | classmethod) else method
 
 
 class Executor(StrawberryGraphQLCoreExecutionContext):
@@ -80,25 +155,34 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: Any,
         position_context: Any,
     ) -> Any:
-        """graphql-core's `execute_fields`, reading plain leaves directly (see the module)."""
+        """graphql-core's `execute_fields`, taking the fast paths of the module's docstring."""
         middleware = self.middleware_manager
         if middleware is not None and middleware.middlewares:
             # A schema extension with a `resolve` hook must see every field.
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        plain = plain_leaves(parent_type)
+        plain = plain_fields(self.schema, parent_type)
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
             for response_name, field_details_list in grouped_field_set.items():
                 field_name = field_details_list[0].node.name.value
-                leaf = plain.get(field_name)
-                if leaf is not None:
-                    value = _read(source_value, leaf)
+                fast = plain.get(field_name)
+                if type(fast) is PlainLeaf:
+                    value = _read(source_value, fast)
                     if value is not Undefined:
                         results[response_name] = value
+                        continue
+                elif type(fast) is PlainObject:
+                    value = self._complete_plain_object(
+                        fast, parent_type, source_value, field_details_list, path, response_name
+                    )
+                    if value is not Undefined:
+                        results[response_name] = value
+                        if is_awaitable(value):
+                            awaitable_fields.append(response_name)
                         continue
                 elif field_name == TYPENAME:
                     results[response_name] = parent_type.name
@@ -133,12 +217,124 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
 
         return get_results()
 
+    def _complete_plain_object(
+        self,
+        plain: PlainObject,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path | None,
+        response_name: str,
+    ) -> Any:
+        """The completed value of a basic object (or list of objects) field, or Undefined
+        when graphql-core's path must take it; decided before any of its selection runs."""
+        try:
+            value = getattr(source, plain.attribute)
+        except Exception:
+            return Undefined
+        if value is None:
+            return Undefined if plain.non_null else None
+        if plain.is_list and not isinstance(value, list | tuple):
+            return Undefined
+        collected = self.collect_subfields(plain.object_type, field_details_list)
+        grouped_field_set, deferred = collected[0], collected[1]
+        if deferred:
+            return Undefined
+        field_path = Path(path, response_name, parent_type.name)
+        items = value if plain.is_list else (value,)
+        is_type_of = plain.object_type.is_type_of
+        if is_type_of is not None:
+            field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
+            assert field_def is not None
+            info = self.build_resolve_info(
+                field_def, [details.node for details in field_details_list], parent_type, field_path
+            )
+            if any(item is not None and is_type_of(item, info) is not True for item in items):
+                return Undefined
+        if plain.is_list and plain.item_non_null and any(item is None for item in items):
+            return Undefined
+        try:
+            if not plain.is_list:
+                completed = self.execute_fields(
+                    plain.object_type, value, field_path, grouped_field_set, None
+                )
+            else:
+                completed = self._complete_plain_items(
+                    plain, value, field_path, grouped_field_set, field_details_list
+                )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, plain.return_type, field_details_list, field_path)
+            return None
+        if not self.is_awaitable(completed):
+            return completed
+        return self._guard(completed, plain.return_type, field_details_list, field_path)
+
+    def _complete_plain_items(
+        self,
+        plain: PlainObject,
+        items: list[Any] | tuple[Any, ...],
+        field_path: Path,
+        grouped_field_set: Any,
+        field_details_list: Any,
+    ) -> Any:
+        """graphql-core's `complete_iterable_value` for a list of one object type."""
+        completed: list[Any] = []
+        pending: list[int] = []
+        is_awaitable = self.is_awaitable
+        try:
+            for index, item in enumerate(items):
+                if item is None:
+                    completed.append(None)
+                    continue
+                item_path = Path(field_path, index, None)
+                try:
+                    value = self.execute_fields(
+                        plain.object_type, item, item_path, grouped_field_set, None
+                    )
+                except Exception as raw_error:
+                    self.handle_field_error(
+                        raw_error, plain.item_type, field_details_list, item_path
+                    )
+                    value = None
+                if is_awaitable(value):
+                    value = self._guard(value, plain.item_type, field_details_list, item_path)
+                    pending.append(index)
+                completed.append(value)
+        except Exception:
+            if pending:
+                self.settle_in_background([completed[index] for index in pending])
+            raise
+        if not pending:
+            return completed
+
+        async def get_completed() -> list[Any]:
+            awaited = await gather_with_cancel(*(completed[index] for index in pending))
+            for index, value in zip(pending, awaited, strict=True):
+                completed[index] = value
+            return completed
+
+        return get_completed()
+
+    async def _guard(
+        self,
+        completing: Awaitable[Any],
+        return_type: GraphQLOutputType,
+        field_details_list: Any,
+        path: Path,
+    ) -> Any:
+        """Await a completion as graphql-core does: an error is the field's (or item's)."""
+        try:
+            return await completing
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+
 
 def _read(source: Any, leaf: PlainLeaf) -> Any:
     """The field's coerced value, or Undefined when graphql-core must decide (a null for a
     non-null field, a refused value, an error): its path reports those exactly."""
     try:
-        value = getattr(source, leaf.attribute)
+        value = leaf.read(source)
         if value is None:
             return Undefined if leaf.non_null else None
         coerced = leaf.coerce(value)

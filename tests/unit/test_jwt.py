@@ -13,11 +13,13 @@ from typing import Any
 import jwt
 import pytest
 
+from accessgraph.auth import tokens as tokens_module
 from accessgraph.auth.tokens import (
     NEVER_EXPIRES,
     REQUIRED_CLAIMS,
     Claims,
     InvalidToken,
+    KeySet,
     TokenKind,
     TokenSigner,
     peek_kind,
@@ -281,6 +283,69 @@ def test_peek_kind_reads_the_claimed_kind(signer: TokenSigner) -> None:
 def test_peek_kind_of_garbage_or_unknown_kind_is_none() -> None:
     assert peek_kind("not-a-jwt") is None
     assert peek_kind(jwt.encode(valid_claims(typ="refresh"), KEY, algorithm="HS256")) is None
+
+
+# --- verified signatures remembered (issue 8) ---------------------------------------------------
+
+
+@pytest.fixture
+def decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each verifying decode PyJWT makes."""
+    seen: list[str] = []
+    original = jwt.decode
+
+    def counted(value: str, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("options", {}).get("verify_signature", True):
+            seen.append(value)
+        return original(value, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counted)
+    return seen
+
+
+def test_a_verified_value_is_not_decoded_again(signer: TokenSigner, decodes: list[str]) -> None:
+    value = issue(signer)
+    for _ in range(3):
+        assert signer.verify(value, TokenKind.ACCESS, now=NOW).jti == "agt-0123456789abcdef"
+        assert signer.kind_of(value) == TokenKind.ACCESS
+    assert decodes == [value]
+
+
+def test_a_remembered_value_is_still_checked_for_expiry_and_kind(signer: TokenSigner) -> None:
+    value = issue(signer, expires_at=NOW + HOUR)
+    signer.verify(value, TokenKind.ACCESS, now=NOW)
+    with pytest.raises(InvalidToken):
+        signer.verify(value, TokenKind.ACCESS, now=NOW + HOUR)
+    with pytest.raises(InvalidToken):
+        signer.verify(value, TokenKind.SESSION, now=NOW)
+
+
+def test_a_refused_value_is_not_remembered(signer: TokenSigner, decodes: list[str]) -> None:
+    value = issue(signer)
+    tampered = value[:-2] + ("A" if value[-2] != "A" else "B") + value[-1]
+    for _ in range(2):
+        with pytest.raises(InvalidToken):
+            signer.verify(tampered, TokenKind.ACCESS, now=NOW)
+    assert decodes == [tampered, tampered]
+
+
+def test_a_new_key_set_forgets_what_a_retired_key_signed(signer: TokenSigner) -> None:
+    signer.use(KeySet({"k1": signer.derive("salt-1")}, current="k1"))
+    value = issue(signer)
+    signer.verify(value, TokenKind.ACCESS, now=NOW)
+    signer.use(KeySet({"k2": signer.derive("salt-2")}, current="k2"))  # k1 retired
+    with pytest.raises(InvalidToken):
+        signer.verify(value, TokenKind.ACCESS, now=NOW)
+
+
+def test_the_memory_is_bounded(signer: TokenSigner, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tokens_module, "VERIFIED_CACHE_SIZE", 3)
+    for n in range(10):
+        value = signer.issue(
+            TokenKind.ACCESS, subject=n, org_id=3, jti=f"agt-{n}", now=NOW, expires_at=None
+        )
+        signer.verify(value, TokenKind.ACCESS, now=NOW)
+        assert len(signer._verified) <= 3
 
 
 # --- hashing -------------------------------------------------------------------------------------

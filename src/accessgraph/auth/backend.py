@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response
 
 from accessgraph.auth import keys
 from accessgraph.auth.principal import ANONYMOUS, Principal, account_permissions_of
-from accessgraph.auth.tokens import InvalidToken, TokenKind, peek_kind, same_digest, sha256_hex
+from accessgraph.auth.tokens import InvalidToken, TokenKind, same_digest, sha256_hex
 from accessgraph.errors import UNAUTHENTICATED
 from accessgraph.models import AccessToken, LoginSession, Organization, User, UserStatus
 from accessgraph.services import Services
@@ -62,7 +62,7 @@ class CredentialBackend(AuthenticationBackend):
         scheme, _, value = header.strip().partition(" ")
         value = value.strip()
         if scheme.lower() == "bearer" and value:
-            kind = peek_kind(value)
+            kind = self._services.signer.kind_of(value)
             principal = (
                 await self._from_session(value)
                 if kind == TokenKind.SESSION

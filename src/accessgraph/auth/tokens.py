@@ -23,6 +23,10 @@ ALGORITHM = "HS256"
 # null and the database row decides. 100 years is beyond any realistic rotation policy.
 NEVER_EXPIRES = timedelta(days=36500)
 REQUIRED_CLAIMS = ["iss", "aud", "sub", "iat", "exp", "jti", "typ"]
+# Verified signatures remembered per process (issue 8: three JWT decodes were a fifth of a
+# request's CPU). Only what cannot change for a given value under a given key set is kept: the
+# signature, issuer, audience and claims; expiry, kind and revocation are checked on every use.
+VERIFIED_CACHE_SIZE = 10_000
 
 
 class TokenKind(StrEnum):
@@ -64,6 +68,7 @@ class TokenSigner:
         self._issuer = issuer
         self._audience = audience
         self._keys = KeySet({})
+        self._verified: dict[str, dict[str, Any]] = {}
 
     def derive(self, salt: str) -> str:
         """A rotated key: HMAC-SHA256 of the salt under the secret key (256 bits)."""
@@ -73,6 +78,7 @@ class TokenSigner:
 
     def use(self, keys: KeySet) -> None:
         self._keys = keys
+        self._verified = {}  # a retired key must stop verifying what it signed: verify again
 
     def issue(
         self,
@@ -116,7 +122,10 @@ class TokenSigner:
             raise UnknownKey(kid)
         return key
 
-    def verify(self, value: str, kind: TokenKind, *, now: datetime) -> Claims:
+    def _verified_payload(self, value: str) -> dict[str, Any]:
+        payload = self._verified.get(value)
+        if payload is not None:
+            return payload
         key = self._key_for(value)
         try:
             payload = jwt.decode(
@@ -131,6 +140,24 @@ class TokenSigner:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from None
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified = {}
+        self._verified[value] = payload
+        return payload
+
+    def kind_of(self, value: str) -> TokenKind | None:
+        """The kind a JWT claims to be: verified already, or read unverified (only to pick the
+        verifier)."""
+        payload = self._verified.get(value)
+        if payload is None:
+            return peek_kind(value)
+        try:
+            return TokenKind(str(payload.get("typ")))
+        except ValueError:
+            return None
+
+    def verify(self, value: str, kind: TokenKind, *, now: datetime) -> Claims:
+        payload = self._verified_payload(value)
         try:
             expired = int(payload["exp"]) <= int(now.timestamp())
         except (TypeError, ValueError):

@@ -17,7 +17,7 @@ from sqlmodel import col
 
 from accessgraph.auth import keys
 from accessgraph.auth.principal import Principal
-from accessgraph.auth.tokens import InvalidToken, TokenKind, peek_kind, same_digest, sha256_hex
+from accessgraph.auth.tokens import InvalidToken, TokenKind, same_digest, sha256_hex
 from accessgraph.mail import OutgoingEmail
 from accessgraph.models import AccessToken, EmailStatus, LoginSession, OutboxEmail, User
 from accessgraph.resolvers import audit, outbox
@@ -38,7 +38,7 @@ async def report_leaked_token(services: Services, value: str, address: str | Non
     if not value or len(value) > MAX_REPORTED_LENGTH:
         return
     now = services.clock.now()
-    kind = peek_kind(value)
+    kind = services.signer.kind_of(value)
     if kind is None:
         return
     try:

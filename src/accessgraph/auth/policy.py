@@ -390,9 +390,11 @@ class TargetResource:
 
 class GrantSource(Protocol):
     """A source of rights. `per_resource` sources depend on the resource asked about and are
-    asked on every decision; the others depend on the principal alone and are memoized."""
+    asked on every decision about a resource of one of their `resource_types`; the others
+    depend on the principal alone and are memoized."""
 
     per_resource: bool
+    resource_types: tuple[type, ...]
 
     def grants(
         self, principal: Principal, resource: Resource | None
@@ -405,6 +407,7 @@ class TeamRoleGrants:
     """R3: the caller's team role (a token's owner's current role)."""
 
     per_resource = False
+    resource_types: tuple[type, ...] = ()
 
     def grants(
         self, principal: Principal, resource: Resource | None
@@ -428,6 +431,7 @@ class SubscriptionRoleGrants:
     """R19/R22: the caller's role in the subscription asked about."""
 
     per_resource = True
+    resource_types: tuple[type, ...] = (SubscriptionResource,)
 
     def grants(
         self, principal: Principal, resource: Resource | None
@@ -452,6 +456,7 @@ class AdministratorGrants:
     """Team ADMINs administer the platform: every action on every resource."""
 
     per_resource = False
+    resource_types: tuple[type, ...] = ()
 
     def grants(
         self, principal: Principal, resource: Resource | None
@@ -472,6 +477,7 @@ class AccountPermissionGrants:
     token like everything else)."""
 
     per_resource = False
+    resource_types: tuple[type, ...] = ()
 
     def grants(
         self, principal: Principal, resource: Resource | None
@@ -490,6 +496,7 @@ class PermissionTargetGrants:
     user directly, through their groups, or to the anonymous user."""
 
     per_resource = True
+    resource_types: tuple[type, ...] = (ArtifactResource, TargetResource)
 
     def grants(
         self, principal: Principal, resource: Resource | None
@@ -531,6 +538,7 @@ class ProjectRoleGrants:
     PROJECT_ADMIN global role lets them administer it."""
 
     per_resource = True
+    resource_types: tuple[type, ...] = (ProjectResource, ArtifactResource)
 
     def grants(
         self, principal: Principal, resource: Resource | None
@@ -594,6 +602,8 @@ class Policy:
         self._sources = tuple(sources)
         self._per_principal = tuple(s for s in self._sources if not s.per_resource)
         self._per_resource = tuple(s for s in self._sources if s.per_resource)
+        # The per-resource sources that may grant anything on a resource of a given class.
+        self._per_resource_for: dict[type, tuple[GrantSource, ...]] = {}
         self._held_cache: dict[Principal, Mapping[Permission, list[Grant]]] = {}
         # The last caller asked about, compared by identity (a strong reference, so its id is
         # never reused): no hashing of the frozen principal for every row of a page.
@@ -630,7 +640,7 @@ class Policy:
         # A subscription token acts only through its owner's role in that subscription; their
         # team role (e.g. an admin's oversight of every subscription) does not come along.
         held = {} if confined_to is not None else self._held(principal)
-        if self._per_resource and resource is not None:
+        if resource is not None:
             held = self._with_resource_grants(held, principal, resource)
         full = _grants_for(held, rule.any_of)
         if full:
@@ -688,9 +698,14 @@ class Policy:
     def _with_resource_grants(
         self, held: Mapping[Permission, list[Grant]], principal: Principal, resource: Resource
     ) -> Mapping[Permission, list[Grant]]:
-        extra = [
-            pair for source in self._per_resource for pair in source.grants(principal, resource)
-        ]
+        sources = self._per_resource_for.get(type(resource))
+        if sources is None:
+            sources = self._per_resource_for[type(resource)] = tuple(
+                s for s in self._per_resource if issubclass(type(resource), s.resource_types)
+            )
+        if not sources:
+            return held
+        extra = [pair for source in sources for pair in source.grants(principal, resource)]
         if not extra:
             return held
         merged = {permission: list(grants) for permission, grants in held.items()}

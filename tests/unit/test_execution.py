@@ -122,6 +122,18 @@ class Query:
         return [Holder(item=_item(i)) for i in range(2)]
 
     @strawberry.field
+    def sparse_items(self) -> list[Item | None]:
+        return [_item(0), None, _item(2)]
+
+    @strawberry.field
+    def strict_items(self) -> list[Item]:
+        return [_item(0), None]  # type: ignore[list-item]
+
+    @strawberry.field
+    def strangers(self) -> list[Item]:
+        return [_item(0), Stranger(name="x")]  # type: ignore[list-item]
+
+    @strawberry.field
     def holders(self) -> list[Holder]:
         return [_holder(i) for i in range(2)]
 
@@ -148,6 +160,13 @@ DOCUMENTS = {
     "async parent": "{ later { item { name color } } }",
     "refused enum value": "{ badEnum { name color } }",
     "computed leaves": "{ items { upper u: upper } }",
+    "resolver list: item error propagating": "{ items { name fails } }",
+    "resolver list: nullable items": "{ sparseItems { name failsOrNull fails } }",
+    "resolver list: null in non-null items": "{ strictItems { name } }",
+    "resolver list: object of another type": "{ strangers { name } }",
+    "resolver list: directives on the field": (
+        "query ($y: Boolean!) { items @include(if: $y) { name } sparseItems @skip(if: $y) { name } }"
+    ),
     "computed leaf raises": "{ items { name failsOrNull } }",
     "computed non-null leaf raises": "{ holders { item { name fails } } }",
     "objects and lists of objects": (

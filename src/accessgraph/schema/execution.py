@@ -36,6 +36,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfo,
     GraphQLSchema,
     Undefined,
     is_leaf_type,
@@ -175,7 +176,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                     if value is not Undefined:
                         results[response_name] = value
                         continue
-                elif type(fast) is PlainObject:
+                elif type(fast) is PlainObject and position_context is None:
                     value = self._complete_plain_object(
                         fast, parent_type, source_value, field_details_list, path, response_name
                     )
@@ -260,7 +261,12 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 )
             else:
                 completed = self._complete_plain_items(
-                    plain, value, field_path, grouped_field_set, field_details_list
+                    plain.object_type,
+                    plain.item_type,
+                    value,
+                    field_path,
+                    grouped_field_set,
+                    field_details_list,
                 )
         except Exception as raw_error:
             self.handle_field_error(raw_error, plain.return_type, field_details_list, field_path)
@@ -269,9 +275,51 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return completed
         return self._guard(completed, plain.return_type, field_details_list, field_path)
 
+    def complete_iterable_value(
+        self,
+        item_type: GraphQLOutputType,
+        field_details_list: Any,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        items: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's, taking the object fast path for a resolver's list of objects of one
+        type (a user's tokens): checked as graphql-core checks each item, then each item's
+        selection runs directly."""
+        object_type = item_type.of_type if isinstance(item_type, GraphQLNonNull) else item_type
+        middleware = self.middleware_manager
+        if (
+            not isinstance(object_type, GraphQLObjectType)
+            or not isinstance(items, list | tuple)
+            or position_context is not None
+            or field_details_list[0].node.directives  # @stream, or @include/@skip: rare
+            or (middleware is not None and middleware.middlewares)
+        ):
+            return super().complete_iterable_value(
+                item_type, field_details_list, info, path, items, position_context
+            )
+        collected = self.collect_subfields(object_type, field_details_list)
+        is_type_of = object_type.is_type_of
+        if (
+            collected[1]
+            or (
+                is_type_of is not None
+                and any(item is not None and is_type_of(item, info) is not True for item in items)
+            )
+            or (isinstance(item_type, GraphQLNonNull) and any(item is None for item in items))
+        ):
+            return super().complete_iterable_value(
+                item_type, field_details_list, info, path, items, position_context
+            )
+        return self._complete_plain_items(
+            object_type, item_type, items, path, collected[0], field_details_list
+        )
+
     def _complete_plain_items(
         self,
-        plain: PlainObject,
+        object_type: GraphQLObjectType,
+        item_type: GraphQLOutputType,
         items: list[Any] | tuple[Any, ...],
         field_path: Path,
         grouped_field_set: Any,
@@ -289,15 +337,13 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 item_path = Path(field_path, index, None)
                 try:
                     value = self.execute_fields(
-                        plain.object_type, item, item_path, grouped_field_set, None
+                        object_type, item, item_path, grouped_field_set, None
                     )
                 except Exception as raw_error:
-                    self.handle_field_error(
-                        raw_error, plain.item_type, field_details_list, item_path
-                    )
+                    self.handle_field_error(raw_error, item_type, field_details_list, item_path)
                     value = None
                 if is_awaitable(value):
-                    value = self._guard(value, plain.item_type, field_details_list, item_path)
+                    value = self._guard(value, item_type, field_details_list, item_path)
                     pending.append(index)
                 completed.append(value)
         except Exception:

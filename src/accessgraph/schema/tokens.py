@@ -34,10 +34,9 @@ class Token(Node):
     expires_at: datetime | None = strawberry.field(description="null: never expires.")
     last_used_at: datetime | None
     revoked_at: datetime | None
-    # Computed when built, like User.viewerCan... (see there).
-    viewer_can_revoke: bool
-    viewer_can_delete: bool
     _model: strawberry.Private[models.AccessToken]
+    _ctx: strawberry.Private[Context]
+    _subscription: strawberry.Private[SubscriptionResource | None]
 
     @classmethod
     def of(
@@ -49,30 +48,37 @@ class Token(Node):
         """`subscription`: the subscription a subscription token belongs to, whose PRIMARY_ADMIN
         manages it (R22); personal tokens follow R15/R16."""
         assert token.id is not None
-        status = token.status_at(ctx.now)
-        if subscription is not None:
-            manage = ctx.can(Action.MANAGE_SUBSCRIPTION_TOKENS, subscription)
-            can_revoke = manage and status != models.TokenStatus.REVOKED
-            can_delete = manage and status != models.TokenStatus.ACTIVE
-        else:
-            can_revoke = status != models.TokenStatus.REVOKED and ctx.can(
-                Action.REVOKE_TOKEN, token
-            )
-            can_delete = status != models.TokenStatus.ACTIVE and ctx.can(Action.DELETE_TOKEN, token)
         return cls(
             id=strawberry.ID(to_global_id("Token", token.id)),
             name=token.name,
             permission=token.permission,
             username=token.username,
-            status=status,
+            status=token.status_at(ctx.now),
             created_at=token.created_at,
             expires_at=token.expires_at,
             last_used_at=token.last_used_at,
             revoked_at=token.revoked_at,
-            viewer_can_revoke=can_revoke,
-            viewer_can_delete=can_delete,
             _model=token,
+            _ctx=ctx,
+            _subscription=subscription,
         )
+
+    # Computed only when asked for, like User.viewerCan... (see there).
+    @strawberry.field
+    def viewer_can_revoke(self) -> bool:
+        if self.status == models.TokenStatus.REVOKED:
+            return False
+        if self._subscription is not None:
+            return self._ctx.can(Action.MANAGE_SUBSCRIPTION_TOKENS, self._subscription)
+        return self._ctx.can(Action.REVOKE_TOKEN, self._model)
+
+    @strawberry.field
+    def viewer_can_delete(self) -> bool:
+        if self.status == models.TokenStatus.ACTIVE:
+            return False
+        if self._subscription is not None:
+            return self._ctx.can(Action.MANAGE_SUBSCRIPTION_TOKENS, self._subscription)
+        return self._ctx.can(Action.DELETE_TOKEN, self._model)
 
     @strawberry.field
     async def created_by(

@@ -3,6 +3,8 @@ as the stock one: rows, counts, constraint errors, rollback of writes, bulk inse
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +15,7 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from accessgraph import sqlite_driver
 from accessgraph.models import User
 from accessgraph.services import Services
 from accessgraph.sqlite_driver import OneTripConnection
@@ -109,3 +112,71 @@ async def test_the_engine_uses_the_one_trip_adapter(services: Services) -> None:
     async with services.db.engine.connect() as conn:
         raw = await conn.get_raw_connection()
         assert isinstance(raw.dbapi_connection, OneTripConnection)
+
+
+@pytest.fixture
+def held_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[threading.Event, list[int]]]:
+    """SELECTs on the user table outside a transaction wait in aiosqlite's thread until the
+    event is set; the list records how many such reads ran at once, each time one started."""
+    release = threading.Event()
+    running: list[int] = []
+    active = [0]
+    lock = threading.Lock()
+    original = sqlite_driver._execute
+
+    def held(conn: Any, operation: str, parameters: Any, many: bool) -> Any:
+        read = operation.lstrip().upper().startswith("SELECT") and "FROM users" in operation
+        if read and not conn.in_transaction:
+            with lock:
+                active[0] += 1
+                running.append(active[0])
+            try:
+                release.wait(10)
+            finally:
+                with lock:
+                    active[0] -= 1
+        return original(conn, operation, parameters, many)
+
+    monkeypatch.setattr(sqlite_driver, "_execute", held)
+    yield release, running
+    release.set()
+
+
+async def _read_user(services: Services, user_pk: int | None) -> Any:
+    async with services.db.session() as session:
+        return await session.scalar(select(col(User.email)).where(col(User.id) == user_pk))
+
+
+async def test_reads_in_flight_are_bounded(
+    world: World, services: Services, held_reads: tuple[threading.Event, list[int]]
+) -> None:
+    release, running = held_reads
+    reads = [asyncio.create_task(_read_user(services, world.dev.user_pk)) for _ in range(6)]
+    await asyncio.sleep(0.2)
+    assert max(running) == sqlite_driver.READS_IN_FLIGHT
+    release.set()
+    assert await asyncio.gather(*reads) == [world.dev.email] * 6
+    assert max(running) == sqlite_driver.READS_IN_FLIGHT
+
+
+async def test_a_write_is_never_held_back_by_reads(
+    world: World, services: Services, held_reads: tuple[threading.Event, list[int]]
+) -> None:
+    release, _ = held_reads
+    reads = [asyncio.create_task(_read_user(services, world.dev.user_pk)) for _ in range(4)]
+    await asyncio.sleep(0.2)  # both read slots are taken, and the reads hold them
+
+    async def rename() -> None:
+        async with services.db.write() as session:
+            await session.execute(
+                update(User).where(col(User.id) == world.dev.user_pk).values(first_name="W")
+            )
+            # A read inside the write's transaction is not held back either.
+            await session.scalar(
+                select(col(User.first_name)).where(col(User.id) == world.dev.user_pk)
+            )
+
+    await asyncio.wait_for(rename(), timeout=5)
+    assert not any(read.done() for read in reads)
+    release.set()
+    await asyncio.gather(*reads)

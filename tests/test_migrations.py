@@ -54,3 +54,45 @@ def test_downgrade_to_base_and_upgrade_again(tmp_path: Path) -> None:
     assert asyncio.run(tables()) == []
     upgrade(url)
     assert "users" in asyncio.run(tables())
+
+
+@pytest.mark.skipif(
+    is_postgres(), reason="runs on a scratch SQLite file; the PG database is shared"
+)
+def test_upgrade_counts_the_members_already_there(tmp_path: Path) -> None:
+    """Migration 0011 (issue 8) starts organizations.live_users from the members present."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'm.db'}"
+    upgrade(url, "0010")
+
+    async def run(*statements: str) -> list[tuple[object, ...]]:
+        engine = create_async_engine(url, poolclass=NullPool)
+        async with engine.begin() as conn:
+            rows: list[tuple[object, ...]] = []
+            for statement in statements:
+                result = await conn.execute(text(statement))
+                rows = [tuple(r) for r in result] if result.returns_rows else rows
+        await engine.dispose()
+        return rows
+
+    user = (
+        "INSERT INTO users (org_id, email, email_normalized, role, status, created_at, "
+        "search_key, account_permissions, deleted_at) VALUES (1, '{0}', '{0}', 'DEVELOPER', "
+        "'ACTIVE', '2026-01-01 00:00:00', '', '[]', {1})"
+    )
+    asyncio.run(
+        run(
+            "INSERT INTO organizations (id, name, created_at, manage_policy, access_version) "
+            "VALUES (1, 'Acme', '2026-01-01 00:00:00', 'EXCLUDE_MANAGE', 0)",
+            user.format("a@acme.test", "NULL"),
+            user.format("b@acme.test", "NULL"),
+            user.format("gone@acme.test", "'2026-02-01 00:00:00'"),
+        )
+    )
+    upgrade(url)
+    assert asyncio.run(run("SELECT live_users FROM organizations")) == [(2,)]
+    asyncio.run(run(user.format("c@acme.test", "NULL")))
+    assert asyncio.run(run("SELECT live_users FROM organizations")) == [(3,)]

@@ -22,3 +22,6 @@ class Organization(SQLModel, table=True):
     # targets: each access check compares it with its cached index (one indexed read), so a
     # change is seen by the very next check on every instance.
     access_version: int = 0
+    # How many members (users not deleted) it has: kept by triggers on `users` (migration
+    # 0011), so the team page's totalCount is one indexed read, not a scan of every member.
+    live_users: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

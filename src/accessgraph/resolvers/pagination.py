@@ -89,8 +89,10 @@ async def fetch_page(
     args: PageArgs,
     *,
     newest_first: bool = False,
+    count: Callable[[], Awaitable[int]] | None = None,
 ) -> Page[M]:
-    """One page of `model` rows matching `where`, in id order (or reverse id order)."""
+    """One page of `model` rows matching `where`, in id order (or reverse id order); `count`
+    says how many rows match when the caller keeps that number (else they are counted)."""
     id_col: Any = model.id  # type: ignore[attr-defined]
     after = decode_cursor(args.after) if args.after else None
     before = decode_cursor(args.before) if args.before else None
@@ -112,12 +114,12 @@ async def fetch_page(
     else:
         has_next, has_previous = more, after is not None
 
-    async def count() -> int:
+    async def count_rows() -> int:
         async with db.session() as session:
             total = await session.scalar(select(func.count()).select_from(model).where(where))
         return int(total or 0)
 
-    return Page(rows, has_next, has_previous, count)
+    return Page(rows, has_next, has_previous, count or count_rows)
 
 
 class ChildPages(Generic[M]):

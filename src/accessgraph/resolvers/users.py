@@ -18,6 +18,7 @@ from accessgraph.errors import Rejected, not_found
 from accessgraph.models import (
     AccessToken,
     LoginSession,
+    Organization,
     Subscription,
     SubscriptionMember,
     SubscriptionRole,
@@ -80,9 +81,20 @@ async def list_users(
     services: Services, principal: Principal, flt: UserFilter, args: PageArgs
 ) -> Page[User]:
     require(services.policy, principal, Action.VIEW_USERS)
-    assert principal.org_id is not None
-    where = user_conditions(principal.org_id, flt, services.clock.now())
-    return await fetch_page(services.db, User, where, args)
+    org_id = principal.org_id
+    assert org_id is not None
+    where = user_conditions(org_id, flt, services.clock.now())
+
+    async def members() -> int:
+        # Every member, the console's usual question: the number the database keeps.
+        async with services.db.session() as session:
+            live = await session.scalar(
+                select(col(Organization.live_users)).where(col(Organization.id) == org_id)
+            )
+        return int(live or 0)
+
+    unfiltered = flt == UserFilter()
+    return await fetch_page(services.db, User, where, args, count=members if unfiltered else None)
 
 
 async def load_live_user(session: AsyncSession, org_id: int, user_id: int) -> User:

@@ -1,14 +1,19 @@
-"""The ceiling: the team page's data with nothing but Starlette, a raw driver and orjson.
+"""The ceiling: the team page's data (and an access check's credential work) with nothing but
+Starlette, a raw driver and orjson.
 
 Served exactly like the app (one uvicorn worker pinned to CPU 0) against the same database,
 it shows what this machine can do for the same page, so the app's number means something:
-team_page_ratio = team_page_rps / ceiling_rps.
+team_page_ratio = team_page_rps / ceiling_rps, check_access_ratio = check_access_rps /
+ceiling_check_rps.
 
     POST /team   {"first": 50} -> {"totalCount": N, "users": [...]}: the same two statements
                  the app's team page runs for its data (the page, LIMIT first+1, and the count)
     POST /users  {"first": 50} -> {"users": [...]}: the page statement only
     POST /nested {"first": 50} -> {"users": [..., "tokens": [...]]}: the nested token page's
                  data, the page and the tokens of its users (two statements, as the app's)
+    POST /check  {"action": "WRITE", "resourceType": "REPOSITORY", "resourceName": "..."} with
+                 `Authorization: Bearer <access token>` -> {"allowed", "reason", "subject",
+                 "grants": [{"source", "name", "action", "via"}]}: checkAccess's answer data
     GET  /healthz
 
 Users carry the columns the team page shows (id as a relay global ID, firstName, lastName,
@@ -17,8 +22,27 @@ no authentication, no permission flags. PostgreSQL goes through asyncpg (prepare
 a pool of 10 like the app's engine); SQLite through aiosqlite (a pool of 5 connections, the
 app engine's default, with its PRAGMAs).
 
+`/check` does per request the minimum any server must do to answer an access check for an
+access token, and nothing else: it reads the bearer token, takes its username (the JWT's
+`jti`, read from the payload without verifying the signature, as `bench/seed.py`'s
+`token_username` does), runs ONE statement, the credential row joined with its owner and
+the owner's organization by that username (the app's authentication statement:
+access_tokens JOIN users JOIN organizations, selecting only the columns checked here), and
+refuses (401) a missing, revoked or expired token, a token whose owner is not the JWT's `sub`,
+an owner not ACTIVE or deleted, or a value whose sha256 hex digest differs from the stored
+`secret_hash` (hmac.compare_digest, as the app compares). It then looks the question up in a
+plain dict prepared at start-up, keyed by (the token owner's user id, action, resource type,
+resource name), and serializes that answer with orjson (404 for a question it was not given).
+It does NOT build an access index, match include/exclude patterns, evaluate any policy or
+project role, verify the JWT's signature (the secret hash authenticates the value), write the
+token's lastUsedAt (the app writes it at most once a minute; the benchmark has it written
+before each window), or speak GraphQL. The answers come from the benchmark: `bench/run.py`
+asks the app (in-process, before serving) and passes them in BENCH_CHECK_ANSWER, and its
+pre-flight checks that the ceiling's `/check` and the served app's checkAccess answer the same.
+
 Configuration comes from the environment: BENCH_DATABASE_URL (a SQLAlchemy URL, as given to
-the app) and BENCH_ORG_ID.
+the app), BENCH_ORG_ID, and BENCH_CHECK_ANSWER (JSON: a list of {"userId", "action",
+"resourceType", "resourceName", "answer"}; optional, `/check` answers 404 without it).
 
     BENCH_DATABASE_URL=... BENCH_ORG_ID=1 taskset -c 0 \
         python -m uvicorn ceiling:create_app --factory --app-dir bench --port 8001
@@ -28,6 +52,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import hmac
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -51,6 +77,13 @@ TOKENS_SQL = (
     "FROM access_tokens WHERE org_id = {0} AND subscription_id IS NULL AND owner_id IN ({1}) "
     "ORDER BY id"
 )
+# An access token's credential, its owner and the owner's organization, by the token's
+# username: the one statement of the app's authentication (backend._from_access_token).
+CREDENTIAL_SQL = (
+    "SELECT t.secret_hash, t.owner_id, t.revoked_at, t.expires_at, u.status, u.deleted_at, "
+    "o.access_version FROM access_tokens AS t JOIN users AS u ON u.id = t.owner_id "
+    "JOIN organizations AS o ON o.id = u.org_id WHERE t.username = {0}"
+)
 MAX_PAGE = 100
 
 Rows = list[tuple[Any, ...]]
@@ -73,6 +106,7 @@ class PostgresStore:
         self.dsn = "postgresql:" + url.split(":", 1)[1]
         self.page_sql = PAGE_SQL.format("$1", "$2")
         self.count_sql = COUNT_SQL.format("$1")
+        self.credential_sql = CREDENTIAL_SQL.format("$1")
 
     async def open(self) -> None:
         import asyncpg
@@ -93,6 +127,11 @@ class PostgresStore:
         async with self.pool.acquire() as conn:
             return [tuple(r) for r in await conn.fetch(sql, org_id, owner_ids)]
 
+    async def credential(self, username: str) -> tuple[Any, ...] | None:
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(self.credential_sql, username)
+        return None if row is None else tuple(row)
+
     @staticmethod
     def when(value: datetime | None) -> datetime | None:
         return value  # timestamptz: already aware
@@ -111,6 +150,7 @@ class SqliteStore:
         self.path = make_url(url).database or ""
         self.page_sql = PAGE_SQL.format("?", "?")
         self.count_sql = COUNT_SQL.format("?")
+        self.credential_sql = CREDENTIAL_SQL.format("?")
         self.idle: asyncio.Queue[Any] = asyncio.Queue()
 
     async def open(self) -> None:
@@ -153,6 +193,15 @@ class SqliteStore:
         finally:
             self.idle.put_nowait(conn)
 
+    async def credential(self, username: str) -> tuple[Any, ...] | None:
+        conn = await self.idle.get()
+        try:
+            async with conn.execute(self.credential_sql, (username,)) as cursor:
+                row = await cursor.fetchone()
+        finally:
+            self.idle.put_nowait(conn)
+        return None if row is None else tuple(row)
+
     @staticmethod
     def when(value: str | None) -> datetime | None:
         # SQLAlchemy stores naive UTC text on SQLite; the API shows aware UTC datetimes.
@@ -166,9 +215,34 @@ class SqliteStore:
             self.idle.put_nowait(conn)
 
 
+def bearer_claims(header: str) -> tuple[str, str, int] | None:
+    """(token value, username, owner id) of `Bearer <JWT>`: its jti and sub, unverified."""
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or value.count(".") != 2:
+        return None
+    payload = value.split(".")[1]
+    try:
+        claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return value, str(claims["jti"]), int(claims["sub"])
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def check_answers(raw: str) -> dict[tuple[int, str, str, str], dict[str, Any]]:
+    """BENCH_CHECK_ANSWER as a dict: (user id, action, resource type, name) -> answer."""
+    return {
+        (int(item["userId"]), item["action"], item["resourceType"], item["resourceName"]): item[
+            "answer"
+        ]
+        for item in orjson.loads(raw or "[]")
+    }
+
+
 def create_app() -> Starlette:
     url = os.environ["BENCH_DATABASE_URL"]
     org_id = int(os.environ.get("BENCH_ORG_ID", "1"))
+    answers = check_answers(os.environ.get("BENCH_CHECK_ANSWER", ""))
     store: PostgresStore | SqliteStore = (
         PostgresStore(url) if url.startswith("postgresql") else SqliteStore(url)
     )
@@ -238,6 +312,40 @@ def create_app() -> Starlette:
 
         return handler
 
+    def unauthenticated() -> Response:
+        return OrjsonResponse({"error": "unauthenticated"}, status_code=401)
+
+    async def check(request: Request) -> Response:
+        credential = bearer_claims(request.headers.get("authorization", ""))
+        if credential is None:
+            return unauthenticated()
+        value, username, subject = credential
+        row = await store.credential(username)
+        if row is None:
+            return unauthenticated()
+        secret_hash, owner_id, revoked_at, expires_at, status, deleted_at, _version = row
+        expires = when(expires_at)
+        if (
+            not hmac.compare_digest(
+                secret_hash.encode(), hashlib.sha256(value.encode()).hexdigest().encode()
+            )
+            or owner_id != subject
+            or revoked_at is not None
+            or (expires is not None and expires <= datetime.now(UTC))
+            or status != "ACTIVE"
+            or deleted_at is not None
+        ):
+            return unauthenticated()
+        try:
+            args = orjson.loads(await request.body())
+            question = (owner_id, args["action"], args["resourceType"], args["resourceName"])
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return OrjsonResponse({"error": "bad request"}, status_code=400)
+        answer = answers.get(question)
+        if answer is None:
+            return OrjsonResponse({"error": "no answer prepared"}, status_code=404)
+        return OrjsonResponse(answer)
+
     async def healthz(_: Request) -> Response:
         await store.ping()
         return OrjsonResponse({"status": "ok"})
@@ -253,6 +361,7 @@ def create_app() -> Starlette:
             Route("/team", endpoint(with_count=True), methods=["POST"]),
             Route("/users", endpoint(with_count=False), methods=["POST"]),
             Route("/nested", nested, methods=["POST"]),
+            Route("/check", check, methods=["POST"]),
             Route("/healthz", healthz, methods=["GET"]),
         ],
         lifespan=lifespan,

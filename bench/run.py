@@ -1,6 +1,7 @@
 """accessgraph load benchmark: seed, serve, load, stop; one JSON object on the last stdout line.
 
     python bench/run.py [--quick] [--database-url URL] [--at-commit REV] [--wait-quiet S]
+                        [--flat-cost | --flat-cost-only]
 
 1. Seed (bench/seed.py): one organization, 10,000 users, 50,000 tokens, 200 groups, 1,000
    permission targets, 100 projects with 20 roles and 1,000 members each; cached between runs.
@@ -10,13 +11,26 @@
    user and about a project's repository (plus the cold check that builds the access index,
    and the index build timed alone), and for a project's page.
 3. Serve the real app (`accessgraph.app:app_from_env`) and the ceiling (bench/ceiling.py), each
-   as one uvicorn worker pinned to CPU 0; check one response of each operation, and that the
-   ceiling serves the team page's users.
+   as one uvicorn worker pinned to CPU 0; check one response of each operation, that the
+   ceiling serves the team page's users, and that its /check answers what the app's
+   checkAccess answers (the ceiling is given the in-process app's answer of step 2:
+   BENCH_CHECK_ANSWER; it does the credential statement and the serialization only).
 4. Load each operation in turn from this process, pinned to CPU 1 (bench/load.py): a fixed
    number of keep-alive connections, a warm-up, then a fixed window.
 5. The token burst check: as many requests at once as there are connections, with a token
    whose lastUsedAt is stale; all must be answered.
 6. Stop both servers (also on Ctrl-C, SIGTERM or an error) and print the results.
+
+With --flat-cost, then (or with --flat-cost-only, alone) the flat-cost series of issue 8: for
+each scale of bench/seed.py's SCALES (1k users and 100 permission targets, 10k and 1,000 (the
+default database), 100k and 10,000), seed (cached, each scale its own database), count the
+statements of the team page (with and without totalCount) and of checkAccess in-process as in
+step 2, serve the three apps (one worker each, all pinned to CPU 0, idle but for their turn),
+check one answer of each, and load each operation at each scale in turn (the scales interleaved
+per operation) from CPU 1 over the same connections, with short windows (at most 2 s warm-up
+and 5 s measured; --quick: 1 s + 3 s): flat_cost_* keys, among them
+flat_cost_ratio_100k_vs_1k (the worst slowdown from 1k to 100k users of the team page and
+checkAccess, by throughput) and flat_cost_statements_constant.
 
 Progress goes to stderr; stdout carries only the final JSON line. The exit status is 1 when
 any request failed.
@@ -62,8 +76,10 @@ from load import (  # noqa: E402
     run_load,
 )
 from seed import (  # noqa: E402
+    DEFAULT_SCALE,
     DEFAULT_SQLITE_URL,
     REAL_TOKENS,
+    SCALES,
     SECRET_KEY,
     TOKENS,
     USERS,
@@ -180,7 +196,10 @@ class Credentials:
             "console session": self.session,
             "access token": self.token,
             "developer's access token": self.developer_token,
-        }[AUTH_USED[name.removesuffix("_first10").removesuffix("_denied")]]
+        }[
+            AUTH_USED.get(name.removesuffix("_first10").removesuffix("_denied"))
+            or FLAT_COST_AUTH[name]
+        ]
         return {"Authorization": f"Bearer {value}"}
 
 
@@ -198,6 +217,8 @@ AUTH_USED = {
     "team_page_32": "console session",
     "check_access_32": "developer's access token",
 }
+# The flat-cost series' own operation (its others are in AUTH_USED).
+FLAT_COST_AUTH = {"team_page_no_count": "console session"}
 # Operations loaded over fewer connections than the others: `check_access_serial` and
 # `check_access_project_serial` are one request at a time, the latency of a check when nothing
 # queues before it.
@@ -213,9 +234,41 @@ CONCURRENCY = {
 # --- SQL statement counts (in-process) --------------------------------------------------------
 
 
+def default_operations(seeded: Seeded) -> list[tuple[str, str]]:
+    """The operations whose statements `_count_statements` counts by default."""
+    return [
+        ("team_page", TEAM_PAGE),
+        ("team_page_first10", TEAM_PAGE.replace("first: 50", "first: 10")),
+        ("token_page", TOKEN_PAGE),
+        ("token_page_first10", TOKEN_PAGE.replace("first: 50", "first: 10")),
+        ("nested_page", NESTED_PAGE),
+        ("nested_page_first10", NESTED_PAGE.replace("first: 50", "first: 10")),
+        ("viewer", VIEWER),
+        ("check_access", check_access_doc(seeded.check_resource)),
+        ("check_access_denied", check_access_doc(seeded.check_denied)),
+        (
+            "check_access_admin",
+            check_access_doc(seeded.check_resource, seeded.developer_user_id),
+        ),
+        ("check_access_project", check_access_doc(seeded.check_project_resource)),
+        ("project_page", project_page_doc(seeded.check_project)),
+    ]
+
+
 async def _count_statements(
-    url: str, creds: Credentials, seeded: Seeded, build_runs: int = 3
+    url: str,
+    creds: Credentials,
+    seeded: Seeded,
+    build_runs: int = 3,
+    *,
+    operations: list[tuple[str, str]] | None = None,
+    answers: dict[str, Any] | None = None,
+    listing_name: str = "",
 ) -> dict[str, Any]:
+    """Statements per request of each of `operations` (default: `default_operations`), the
+    cold check's, and (`build_runs` > 0) the access index's build time. Each operation's
+    answer `data` goes into `answers` (when given); the statements into
+    bench/.work/statements-<db><listing_name>.sql."""
     import httpx
     from sqlalchemy import event
 
@@ -258,6 +311,8 @@ async def _count_statements(
                 )
                 if problem:
                     raise SystemExit(f"in-process {name} request failed: {problem}")
+                if answers is not None:
+                    answers[name] = orjson.loads(response.content)["data"]
 
             # The first check of this process builds the organization's access index: its
             # statements (and time) are the cold check's, counted apart; a request before it
@@ -268,23 +323,7 @@ async def _count_statements(
             await post("check_access", check_access_doc(seeded.check_resource))
             counts["check_access_cold_ms"] = round((time.perf_counter() - began) * 1000, 1)
             counted("check_access_cold")
-            for name, doc in [
-                ("team_page", TEAM_PAGE),
-                ("team_page_first10", TEAM_PAGE.replace("first: 50", "first: 10")),
-                ("token_page", TOKEN_PAGE),
-                ("token_page_first10", TOKEN_PAGE.replace("first: 50", "first: 10")),
-                ("nested_page", NESTED_PAGE),
-                ("nested_page_first10", NESTED_PAGE.replace("first: 50", "first: 10")),
-                ("viewer", VIEWER),
-                ("check_access", check_access_doc(seeded.check_resource)),
-                ("check_access_denied", check_access_doc(seeded.check_denied)),
-                (
-                    "check_access_admin",
-                    check_access_doc(seeded.check_resource, seeded.developer_user_id),
-                ),
-                ("check_access_project", check_access_doc(seeded.check_project_resource)),
-                ("project_page", project_page_doc(seeded.check_project)),
-            ]:
+            for name, doc in default_operations(seeded) if operations is None else operations:
                 # The first request may write the token's lastUsedAt (once a minute); count
                 # the second, which is what a steady stream of requests runs.
                 for _ in range(2):
@@ -293,12 +332,13 @@ async def _count_statements(
                 counted(name)
         # The access index's build alone (what the cold check, and the first check after any
         # change to access, waits for), timed a few times in this process.
-        counts.update(await _time_index_build(app.state.services, seeded.org_id, build_runs))
+        if build_runs > 0:
+            counts.update(await _time_index_build(app.state.services, seeded.org_id, build_runs))
     finally:
         event.remove(engine, "before_cursor_execute", record)
         await app.state.services.db.dispose()
     backend = "postgresql" if is_postgres(url) else "sqlite"
-    (WORK_DIR / f"statements-{backend}.sql").write_text("\n".join(listing) + "\n")
+    (WORK_DIR / f"statements-{backend}{listing_name}.sql").write_text("\n".join(listing) + "\n")
     return counts
 
 
@@ -431,28 +471,49 @@ class Server:
         self._log.close()
 
 
+def app_server(seeded: Seeded, name: str = "app") -> Server:
+    """The real app (`accessgraph serve`'s factory) on `seeded`'s database."""
+    return Server(
+        name,
+        "accessgraph.app:app_from_env",
+        {
+            "ACCESSGRAPH_DATABASE_URL": seeded.database_url,
+            "ACCESSGRAPH_SECRET_KEY": SECRET_KEY,
+            "ACCESSGRAPH_ENV": "production",
+        },
+        [],
+        seeded.database_url,
+    )
+
+
+def check_questions(seeded: Seeded, check: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the ceiling's /check is to answer (BENCH_CHECK_ANSWER): the `check_access`
+    operation's question and the app's answer `check` to it."""
+    return [
+        {
+            "userId": seeded.developer_user_id,
+            "action": "WRITE",
+            "resourceType": "REPOSITORY",
+            "resourceName": seeded.check_resource,
+            "answer": check,
+        }
+    ]
+
+
 @contextlib.contextmanager
-def serving(seeded: Seeded) -> Iterator[tuple[Server, Server]]:
+def serving(seeded: Seeded, check_answer: list[dict[str, Any]]) -> Iterator[tuple[Server, Server]]:
     servers: list[Server] = []
     try:
-        servers.append(
-            Server(
-                "app",
-                "accessgraph.app:app_from_env",
-                {
-                    "ACCESSGRAPH_DATABASE_URL": seeded.database_url,
-                    "ACCESSGRAPH_SECRET_KEY": SECRET_KEY,
-                    "ACCESSGRAPH_ENV": "production",
-                },
-                [],
-                seeded.database_url,
-            )
-        )
+        servers.append(app_server(seeded))
         servers.append(
             Server(
                 "ceiling",
                 "ceiling:create_app",
-                {"BENCH_DATABASE_URL": seeded.database_url, "BENCH_ORG_ID": str(seeded.org_id)},
+                {
+                    "BENCH_DATABASE_URL": seeded.database_url,
+                    "BENCH_ORG_ID": str(seeded.org_id),
+                    "BENCH_CHECK_ANSWER": orjson.dumps(check_answer).decode(),
+                },
                 ["--app-dir", str(BENCH_DIR)],
                 seeded.database_url,
             )
@@ -492,6 +553,7 @@ async def preflight(targets: dict[str, Target], seeded: Seeded) -> None:
     ]["checkAccess"]
     project = (await _fetch(targets["project_page"], "project page"))["data"]["project"]
     ceiling = await _fetch(targets["ceiling"], "ceiling")
+    ceiling_check = await _fetch(targets["ceiling_check"], "ceiling check")
     team_ok = team["totalCount"] == USERS and len(team["edges"]) == 50
     tokens_ok = tokens["totalCount"] == TOKENS + REAL_TOKENS and len(tokens["edges"]) == 50
     # Allowed through the expected group's grant on the expected target (and no other way:
@@ -519,6 +581,9 @@ async def preflight(targets: dict[str, Target], seeded: Seeded) -> None:
         f"checkAccess (project): {check_project}": _project_check_ok(check_project, seeded),
         f"project page: {str(project)[:300]}": _project_page_ok(project, seeded),
         f"ceiling: totalCount {ceiling['totalCount']}": ceiling["totalCount"] == USERS,
+        # The ceiling answers the check with the app's data (given at its start, from the
+        # in-process app): the served app must answer exactly that too.
+        f"ceiling check: {ceiling_check} (the app: {check})": ceiling_check == check,
     }
     failed = [what for what, ok in checks.items() if not ok]
     if failed:
@@ -633,6 +698,8 @@ def _cpu_model() -> str:
 
 def _pin_self() -> bool:
     cpus = os.sched_getaffinity(0)
+    if cpus == {CLIENT_CPU}:
+        return True  # pinned already (the flat-cost series after the other operations)
     if not {SERVER_CPU, CLIENT_CPU} <= cpus:
         log(
             f"warning: CPUs {SERVER_CPU} and {CLIENT_CPU} are not both available ({cpus}); "
@@ -796,6 +863,16 @@ async def measure(
         "check_access": Target.post_json(
             graphql, {"query": check_access_doc(seeded.check_resource)}, auth("check_access")
         ),
+        # The check's ceiling (ceiling.py's /check), loaded right after the app's check.
+        "ceiling_check": Target.post_json(
+            f"{ceiling.base}/check",
+            {
+                "action": "WRITE",
+                "resourceType": "REPOSITORY",
+                "resourceName": seeded.check_resource,
+            },
+            auth("check_access"),
+        ),
         "check_access_serial": Target.post_json(
             graphql,
             {"query": check_access_doc(seeded.check_resource)},
@@ -915,6 +992,295 @@ def total_cpu_ms(summary: dict[str, Any]) -> float | None:
     return float(server) + float(summary["probes"].get("db_cpu_ms_per_request") or 0.0)
 
 
+# --- flat cost (issue 8): the same requests at 1k, 10k and 100k users ----------------------
+
+# The console's team page without its totalCount: what the page costs apart from counting
+# every user of the organization (a count over 100,000 rows at the largest scale).
+TEAM_PAGE_NO_COUNT = TEAM_PAGE.replace("    totalCount\n", "", 1)
+FLAT_COST_OPERATIONS = ("team_page", "team_page_no_count", "check_access")
+# The operations whose slowdown from 1k to 100k is `flat_cost_ratio_100k_vs_1k` (the issue
+# names the team page, which the console asks for with its totalCount, and checkAccess).
+FLAT_COST_RATIO_OPERATIONS = ("team_page", "check_access")
+FLAT_COST_WARMUP = 2.0  # at most, per operation and scale (--quick: its own 1 s)
+FLAT_COST_WINDOW = 5.0  # at most (--quick: 3 s; --window lowers it)
+
+
+def _flat_cost_documents(seeded: Seeded) -> list[tuple[str, str]]:
+    return [
+        ("team_page", TEAM_PAGE),
+        ("team_page_no_count", TEAM_PAGE_NO_COUNT),
+        ("check_access", check_access_doc(seeded.check_resource)),
+    ]
+
+
+def _flat_cost_answers_ok(answers: dict[str, Any], seeded: Seeded) -> list[str]:
+    """What is wrong with one answer of each flat-cost operation at `seeded`'s scale."""
+    team = answers["team_page"]["users"]
+    bare = answers["team_page_no_count"]["users"]
+    check = answers["check_access"]["checkAccess"]
+    expected_grant = {
+        "source": "PERMISSION_TARGET",
+        "name": seeded.check_target,
+        "action": "WRITE",
+        "via": seeded.check_via,
+    }
+    checks = {
+        f"team page: totalCount {team['totalCount']}, {len(team['edges'])} edges": (
+            team["totalCount"] == seeded.users and len(team["edges"]) == 50
+        ),
+        f"team page without totalCount: {len(bare['edges'])} edges, {sorted(bare)}": (
+            len(bare["edges"]) == 50 and "totalCount" not in bare
+        ),
+        f"checkAccess: {check}": bool(
+            check["allowed"]
+            and expected_grant in check["grants"]
+            and check["subject"].startswith(seeded.developer_email)
+        ),
+    }
+    return [f"{seeded.scale}: {what}" for what, ok in checks.items() if not ok]
+
+
+async def _flat_cost_load(
+    apps: dict[str, Server],
+    seeds: dict[str, Seeded],
+    creds: dict[str, Credentials],
+    answers: dict[str, dict[str, Any]],
+    mode: Mode,
+    wait_quiet: float,
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each operation at each scale in turn (scales interleaved per operation, so that a slow
+    minute of a shared machine does not fall on one scale only): scale -> op -> summary."""
+    targets: dict[str, dict[str, Target]] = {}
+    for name, app in apps.items():
+        auth = creds[name].for_operation
+        targets[name] = {
+            op: Target.post_json(f"{app.base}/graphql", {"query": doc}, auth(op))
+            for op, doc in _flat_cost_documents(seeds[name])
+        }
+        # The served app answers what the in-process app answered.
+        for op, target in targets[name].items():
+            served = (await _fetch(target, f"{op} ({name})"))["data"]
+            if served != answers[name][op]:
+                raise SystemExit(
+                    f"pre-flight {op} ({name}): the served app answers {str(served)[:300]}, "
+                    f"in-process {str(answers[name][op])[:300]}"
+                )
+    log("flat cost pre-flight: every scale answers as its in-process app did")
+    results: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in apps}
+    for op in FLAT_COST_OPERATIONS:
+        for name, app in apps.items():
+            seeded, target = seeds[name], targets[name][op]
+            if wait_quiet:
+                await until_quiet(wait_quiet)
+            if AUTH_USED.get(op) == "developer's access token":
+                # As in `measure`: lastUsedAt is written now, alone, not in the window.
+                await forget_token_use(seeded.database_url, seeded.developer_token)
+                await _fetch(target, op)
+            log(
+                f"load {op} at {name}: {mode.concurrency} connections, {mode.warmup:g}s "
+                f"warm-up, {mode.window:g}s window"
+            )
+            gc.collect()
+            probes: list[Probe] = []
+            if is_postgres(seeded.database_url):
+                probes.append(PostgresBackends(seeded.database_url))
+            result = await run_load(
+                target,
+                concurrency=mode.concurrency,
+                duration=mode.window,
+                warmup=mode.warmup,
+                server_pid=app.proc.pid,
+                probes=probes,
+            )
+            summary = result.summary()
+            results[name][op] = summary
+            log(
+                f"  {op} at {name}: {summary['rps']:.1f} rps, p50 {summary['p50_ms']:.1f} ms, "
+                f"p99 {summary['p99_ms']:.1f} ms, errors {summary['errors']}, server CPU "
+                f"{summary['server_cpu_ms_per_request']} ms/request"
+                + (
+                    f" + database {summary['probes']['db_cpu_ms_per_request']} ms/request"
+                    if "db_cpu_ms_per_request" in summary["probes"]
+                    else ""
+                )
+            )
+            if summary["first_error"]:
+                log(f"  first error: {summary['first_error']}")
+    return results
+
+
+def flat_cost_series(
+    url: str,
+    mode: Mode,
+    *,
+    reseed: bool = False,
+    wait_quiet: float = 0.0,
+    known: Seeded | None = None,
+) -> dict[str, Any]:
+    """Issue 8's flat cost: the team page (as the console asks for it, and without its
+    totalCount) and checkAccess at each scale of `seed.SCALES` (1k users and 100 permission
+    targets, 10k and 1,000 (the default database), 100k and 10,000), each scale's app served
+    as one worker pinned to CPU 0 (all three started together, idle but for their turn), the
+    load from CPU 1 over `mode.concurrency` connections with short windows. `known`: the
+    default scale's seed when this process already made or checked it.
+
+    Returns {"keys": the flat_cost_* keys, "errors", "warnings", "pinned"}."""
+    from sqlalchemy.engine import make_url
+
+    mode = dataclasses.replace(
+        mode, warmup=min(mode.warmup, FLAT_COST_WARMUP), window=min(mode.window, FLAT_COST_WINDOW)
+    )
+    seeds: dict[str, Seeded] = {}
+    creds: dict[str, Credentials] = {}
+    counts: dict[str, dict[str, Any]] = {}
+    answers: dict[str, dict[str, Any]] = {}
+    for name, scale in SCALES.items():
+        if known is not None and scale == DEFAULT_SCALE:
+            seeded = known
+        else:
+            seeded = seed(url, scale=scale, force=reseed, log=log)
+        seeds[name] = seeded
+        creds[name] = Credentials(
+            session=asyncio.run(console_session(seeded.database_url, seeded.admin_user_id)),
+            token=seeded.admin_token,
+            developer_token=seeded.developer_token,
+        )
+        log(f"flat cost {name}: counting SQL statements per request (in-process)")
+        answers[name] = {}
+        counts[name] = asyncio.run(
+            _count_statements(
+                seeded.database_url,
+                creds[name],
+                seeded,
+                build_runs=0,
+                operations=_flat_cost_documents(seeded),
+                answers=answers[name],
+                listing_name=f"-flat-{name}",
+            )
+        )
+        log(
+            "  "
+            + ", ".join(f"{k.removeprefix('sql_statements_')}={v}" for k, v in counts[name].items())
+        )
+    problems = [p for name in SCALES for p in _flat_cost_answers_ok(answers[name], seeds[name])]
+    if problems:
+        raise SystemExit("flat cost pre-flight: unexpected answers: " + "; ".join(problems))
+    pinned = _pin_self()
+    gc.collect()
+    gc.freeze()
+    with contextlib.ExitStack() as stack:
+        apps: dict[str, Server] = {}
+        for name, seeded in seeds.items():
+            apps[name] = app_server(seeded, f"app-{name}")
+            stack.callback(apps[name].stop)
+        for app in apps.values():
+            app.wait_ready()
+        results = asyncio.run(_flat_cost_load(apps, seeds, creds, answers, mode, wait_quiet))
+
+    keys: dict[str, Any] = {}
+    for op in FLAT_COST_OPERATIONS:
+        for name in SCALES:
+            summary = results[name][op]
+            keys[f"flat_cost_{op}_rps_{name}"] = summary["rps"]
+            keys[f"flat_cost_{op}_p50_ms_{name}"] = summary["p50_ms"]
+            keys[f"flat_cost_{op}_p99_ms_{name}"] = summary["p99_ms"]
+            keys[f"flat_cost_{op}_cpu_ms_{name}"] = summary["server_cpu_ms_per_request"]
+            if "db_cpu_ms_per_request" in summary["probes"]:
+                keys[f"flat_cost_{op}_db_cpu_ms_{name}"] = summary["probes"][
+                    "db_cpu_ms_per_request"
+                ]
+    for op in FLAT_COST_OPERATIONS:
+        for name in SCALES:
+            keys[f"flat_cost_statements_{op}_{name}"] = counts[name][f"sql_statements_{op}"]
+    for name in SCALES:
+        keys[f"flat_cost_check_access_cold_ms_{name}"] = counts[name]["check_access_cold_ms"]
+        keys[f"flat_cost_statements_check_access_cold_{name}"] = counts[name][
+            "sql_statements_check_access_cold"
+        ]
+    # The slowdown from 1k to 100k users: by throughput (the issue's figure) and by CPU time
+    # per request (server, plus database when measured: steadier on a shared machine); and
+    # the largest spread between any two scales.
+    small, large = "1k", "100k"
+    for op in FLAT_COST_OPERATIONS:
+        keys[f"flat_cost_ratio_{op}_100k_vs_1k"] = round(
+            results[small][op]["rps"] / results[large][op]["rps"], 4
+        )
+        cpu_small, cpu_large = total_cpu_ms(results[small][op]), total_cpu_ms(results[large][op])
+        if cpu_small and cpu_large:
+            keys[f"flat_cost_cpu_ratio_{op}_100k_vs_1k"] = round(cpu_large / cpu_small, 4)
+        rates = [results[name][op]["rps"] for name in SCALES]
+        keys[f"flat_cost_spread_{op}"] = round(max(rates) / min(rates), 4)
+    keys["flat_cost_ratio_100k_vs_1k"] = max(
+        keys[f"flat_cost_ratio_{op}_100k_vs_1k"] for op in FLAT_COST_RATIO_OPERATIONS
+    )
+    cpu_ratios = [
+        keys[f"flat_cost_cpu_ratio_{op}_100k_vs_1k"]
+        for op in FLAT_COST_RATIO_OPERATIONS
+        if f"flat_cost_cpu_ratio_{op}_100k_vs_1k" in keys
+    ]
+    if len(cpu_ratios) == len(FLAT_COST_RATIO_OPERATIONS):
+        keys["flat_cost_cpu_ratio_100k_vs_1k"] = max(cpu_ratios)
+    keys["flat_cost_spread"] = max(
+        keys[f"flat_cost_spread_{op}"] for op in FLAT_COST_RATIO_OPERATIONS
+    )
+    keys["flat_cost_statements_constant"] = all(
+        len({counts[name][f"sql_statements_{op}"] for name in SCALES}) == 1
+        for op in FLAT_COST_OPERATIONS
+    )
+    keys["flat_cost"] = {
+        "scales": {
+            name: {
+                "users": seeds[name].users,
+                "tokens": seeds[name].tokens + REAL_TOKENS,
+                "groups": seeds[name].groups,
+                "memberships": seeds[name].memberships,
+                "permission_targets": seeds[name].targets,
+                "target_grants": seeds[name].grants,
+                "projects": seeds[name].projects,
+                "project_members": seeds[name].project_members,
+                "check_resource": seeds[name].check_resource,
+                "database": make_url(seeds[name].database_url).render_as_string(),
+                "seed_key": seeds[name].key,
+                "seeded_in_s": seeds[name].seconds,
+            }
+            for name in SCALES
+        },
+        "ratio_operations": list(FLAT_COST_RATIO_OPERATIONS),
+        "concurrency": mode.concurrency,
+        "warmup_s": mode.warmup,
+        "window_s": mode.window,
+        "details": results,
+    }
+    errors = sum(s["errors"] for per_op in results.values() for s in per_op.values())
+    warnings = [
+        f"flat cost {op} at {name}: client CPU {s['client_cpu']:.2f}: the load generator "
+        "may be the bottleneck"
+        for name, per_op in results.items()
+        for op, s in per_op.items()
+        if s["client_cpu"] > 0.9
+    ]
+    if not is_postgres(url):
+        warnings.extend(
+            f"flat cost {op} at {name}: other processes used {others:.2f} of CPU {SERVER_CPU} "
+            "(the server's) during the window; the machine was not quiet"
+            for name, per_op in results.items()
+            for op, s in per_op.items()
+            if (others := s["cpu_busy"].get(f"cpu{SERVER_CPU}", 0.0) - (s["server_cpu"] or 0.0))
+            > 0.15
+        )
+    log(
+        "flat cost: "
+        + "; ".join(
+            f"{op} " + " / ".join(f"{results[name][op]['rps']:.0f}" for name in SCALES) + " rps"
+            for op in FLAT_COST_OPERATIONS
+        )
+        + f" at {' / '.join(SCALES)} users; worst 1k/100k slowdown "
+        f"{keys['flat_cost_ratio_100k_vs_1k']}x; statements constant: "
+        f"{keys['flat_cost_statements_constant']}"
+    )
+    return {"keys": keys, "errors": errors, "warnings": warnings, "pinned": pinned}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -957,6 +1323,17 @@ def main(argv: list[str] | None = None) -> int:
         help="py-spy flame graphs of the app per operation, in bench/.work/ "
         "(sampling slows the server: do not report these numbers)",
     )
+    parser.add_argument(
+        "--flat-cost",
+        action="store_true",
+        help="then the flat-cost series: the team page (with and without totalCount) and "
+        "checkAccess at 1k, 10k and 100k users; flat_cost_* keys in the same JSON line",
+    )
+    parser.add_argument(
+        "--flat-cost-only",
+        action="store_true",
+        help="the flat-cost series alone (no ceiling, no other operation, no token burst)",
+    )
     ns = parser.parse_args(argv)
     mode = QUICK if ns.quick else FULL
     mode = dataclasses.replace(
@@ -974,6 +1351,56 @@ def main(argv: list[str] | None = None) -> int:
     if code["src_dirty"]:
         log("note: src/ has uncommitted changes; the results are not those of a commit")
     url = ns.database_url
+    out: dict[str, Any] = {
+        "database": "postgresql" if is_postgres(url) else "sqlite",
+        "mode": "quick" if ns.quick else "full",
+        "profiled": ns.profile,
+    }
+    seeded: Seeded | None = None
+    errors = 0
+    if not ns.flat_cost_only:
+        seeded, errors = normal_run(ns, mode, url, code, started, out)
+    if ns.flat_cost or ns.flat_cost_only:
+        flat = flat_cost_series(url, mode, reseed=ns.reseed, wait_quiet=ns.wait_quiet, known=seeded)
+        errors += flat["errors"]
+        if ns.flat_cost_only:
+            out.update(
+                {
+                    "errors": flat["errors"],
+                    "warnings": flat["warnings"],
+                    "pinned": (
+                        {"server_cpu": SERVER_CPU, "client_cpu": CLIENT_CPU}
+                        if flat["pinned"]
+                        else None
+                    ),
+                    "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d"),
+                    **code,
+                    "machine": {
+                        "cpus": os.cpu_count(),
+                        "cpu_model": _cpu_model(),
+                        "python": platform.python_version(),
+                    },
+                }
+            )
+        else:
+            out["errors"] = errors
+            out["warnings"].extend(flat["warnings"])
+        out.update(flat["keys"])
+        out["runtime_s"] = round(time.perf_counter() - started, 1)
+    print(orjson.dumps(out).decode(), flush=True)
+    return 1 if errors else 0
+
+
+def normal_run(
+    ns: argparse.Namespace,
+    mode: Mode,
+    url: str,
+    code: dict[str, Any],
+    started: float,
+    out: dict[str, Any],
+) -> tuple[Seeded, int]:
+    """Steps 1-6 of the module's docstring; their keys go into `out`. The seed and the
+    number of failed requests."""
     seeded = seed(url, force=ns.reseed, log=log)
     log("counting SQL statements per request (in-process)")
     creds = Credentials(
@@ -981,21 +1408,22 @@ def main(argv: list[str] | None = None) -> int:
         token=seeded.admin_token,
         developer_token=seeded.developer_token,
     )
-    counts = asyncio.run(_count_statements(url, creds, seeded, build_runs=1 if ns.quick else 3))
+    answers: dict[str, Any] = {}
+    counts = asyncio.run(
+        _count_statements(url, creds, seeded, build_runs=1 if ns.quick else 3, answers=answers)
+    )
     log("  " + ", ".join(f"{k.removeprefix('sql_statements_')}={v}" for k, v in counts.items()))
     pinned = _pin_self()
     gc.collect()
     gc.freeze()  # the seed's and the in-process app's objects stay out of the client's GC
-    with serving(seeded) as (app, ceiling):
+    with serving(seeded, check_questions(seeded, answers["check_access"]["checkAccess"])) as (
+        app,
+        ceiling,
+    ):
         results, burst = asyncio.run(
             measure(app, ceiling, seeded, creds, mode, ns.profile, ns.wait_quiet)
         )
 
-    out: dict[str, Any] = {
-        "database": "postgresql" if is_postgres(url) else "sqlite",
-        "mode": "quick" if ns.quick else "full",
-        "profiled": ns.profile,
-    }
     for name, summary in results.items():
         out[f"{name}_rps"] = summary["rps"]
         out[f"{name}_p50_ms"] = summary["p50_ms"]
@@ -1020,7 +1448,15 @@ def main(argv: list[str] | None = None) -> int:
     out["peak_rss_mb"] = max(
         s["server_peak_rss_mb"] or 0 for n, s in results.items() if not n.startswith("ceiling")
     )
-    # checkAccess: no ceiling (ceiling.py serves the team page only), so no ratio.
+    # checkAccess against ceiling.py's /check (the credential statement and the answer's
+    # serialization, nothing else), by rps and by CPU time per request.
+    out["check_access_ratio"] = round(
+        results["check_access"]["rps"] / results["ceiling_check"]["rps"], 4
+    )
+    check_cpu = total_cpu_ms(results["check_access"])
+    ceiling_check_cpu = total_cpu_ms(results["ceiling_check"])
+    if check_cpu and ceiling_check_cpu:
+        out["check_access_cpu_ratio"] = round(ceiling_check_cpu / check_cpu, 4)
     out["check_access_statements"] = counts["sql_statements_check_access"]
     out["check_access_admin_statements"] = counts["sql_statements_check_access_admin"]
     out["check_access_project_statements"] = counts["sql_statements_check_access_project"]
@@ -1110,7 +1546,8 @@ def main(argv: list[str] | None = None) -> int:
     log(
         f"done in {out['runtime_s']}s; team page {out['team_page_rps']} rps = "
         f"{out['team_page_ratio']:.3f} of the ceiling ({ceiling_rps} rps); checkAccess "
-        f"{out['check_access_rps']} rps, p99 {out['check_access_p99_ms']} ms "
+        f"{out['check_access_rps']} rps = {out['check_access_ratio']:.3f} of its ceiling "
+        f"({out['ceiling_check_rps']} rps), p99 {out['check_access_p99_ms']} ms "
         f"(one at a time: {out['check_access_serial_p99_ms']} ms), "
         f"{out['check_access_statements']} statements; checkAccess in a project "
         f"{out['check_access_project_rps']} rps, p99 {out['check_access_project_p99_ms']} ms "
@@ -1125,8 +1562,7 @@ def main(argv: list[str] | None = None) -> int:
 
         out.update(scale_out(url))
         log(f"two workers: {out['two_worker_speedup']}x one worker's team pages")
-    print(orjson.dumps(out).decode(), flush=True)
-    return 1 if errors else 0
+    return seeded, errors
 
 
 if __name__ == "__main__":

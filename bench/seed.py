@@ -25,7 +25,7 @@ import random
 import secrets
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,7 @@ WORK_DIR = BENCH_DIR / ".work"
 DEFAULT_SQLITE_URL = f"sqlite+aiosqlite:///{WORK_DIR / 'bench.db'}"
 # Fixed, so a cached database's token keeps verifying; it signs nothing outside the benchmark.
 SECRET_KEY = "accessgraph-bench-signing-key-" + "0123456789abcdef" * 3
+# The default scale's sizes (see `Scale` below for the others).
 USERS = 10_000
 TOKENS = 50_000
 REAL_TOKENS = 2  # made with create_token: the admin's and the developer's
@@ -199,6 +200,61 @@ TOKEN_NAMES = [
 
 
 @dataclass(frozen=True)
+class Scale:
+    """How much data a seed holds. The default ("10k") is the benchmark's database of every
+    run; "1k" and "100k" are the flat-cost series (issue 8: 1k, 10k and 100k users with 100,
+    1,000 and 10,000 permission targets), each in its own database (`scaled_url`)."""
+
+    name: str
+    users: int
+    tokens: int
+    groups: int
+    targets: int
+    projects: int
+    members_per_project: int
+    group_members_per_project: int
+
+    @property
+    def user_members_per_project(self) -> int:
+        """Users per project: the rest of a project's members, capped by the users available
+        (every user but the admin)."""
+        return min(self.members_per_project - self.group_members_per_project, self.users - 1)
+
+
+DEFAULT_SCALE = Scale(
+    name="10k",
+    users=USERS,
+    tokens=TOKENS,
+    groups=GROUPS,
+    targets=TARGETS,
+    projects=PROJECTS,
+    members_per_project=MEMBERS_PER_PROJECT,
+    group_members_per_project=GROUP_MEMBERS_PER_PROJECT,
+)
+# 5 tokens a user and one permission target per 10 users at every scale; groups, projects and
+# their members as at the default (at 1k users a project's 960 users still fit: 999 are there).
+SCALES = {
+    "1k": replace(DEFAULT_SCALE, name="1k", users=1_000, tokens=5_000, targets=100),
+    "10k": DEFAULT_SCALE,
+    "100k": replace(DEFAULT_SCALE, name="100k", users=100_000, tokens=500_000, targets=10_000),
+}
+
+
+def scaled_url(url: str, scale: Scale) -> str:
+    """The database of `scale` next to `url` (which is the default scale's): a SQLite file
+    `bench-1k.db` beside `bench.db`, a PostgreSQL database `accessgraph_bench_1k`."""
+    if scale == DEFAULT_SCALE:
+        return url
+    parsed = make_url(url)
+    if is_postgres(url):
+        renamed = parsed.set(database=f"{parsed.database}_{scale.name}")
+    else:
+        path = Path(parsed.database or "")
+        renamed = parsed.set(database=str(path.with_name(f"{path.stem}-{scale.name}{path.suffix}")))
+    return renamed.render_as_string(hide_password=False)
+
+
+@dataclass(frozen=True)
 class Seeded:
     """What the load generator needs to know about a seeded database."""
 
@@ -237,6 +293,7 @@ class Seeded:
     check_project_global_role: str
     check_project_via: str
     seconds: float  # how long the seed took when it was made
+    scale: str = DEFAULT_SCALE.name  # a `SCALES` key (absent from seeds made before scales)
 
 
 def is_postgres(url: str) -> bool:
@@ -255,23 +312,23 @@ def schema_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def cache_key(url: str) -> str:
-    raw = json.dumps(
-        [
-            SEED_VERSION,
-            url,
-            SECRET_KEY,
-            USERS,
-            TOKENS,
-            GROUPS,
-            TARGETS,
-            PROJECTS,
-            MEMBERS_PER_PROJECT,
-            len(PROJECT_ROLE_SPECS),
-            schema_fingerprint(),
-        ]
-    )
-    return hashlib.sha256(raw.encode()).hexdigest()[:16]
+def cache_key(url: str, scale: Scale = DEFAULT_SCALE) -> str:
+    parts: list[Any] = [
+        SEED_VERSION,
+        url,
+        SECRET_KEY,
+        scale.users,
+        scale.tokens,
+        scale.groups,
+        scale.targets,
+        scale.projects,
+        scale.members_per_project,
+        len(PROJECT_ROLE_SPECS),
+        schema_fingerprint(),
+    ]
+    if scale != DEFAULT_SCALE:  # the default's key stays what it was before scales
+        parts.append(asdict(scale))
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
 
 def _cache_file(url: str) -> Path:
@@ -317,11 +374,13 @@ def _reset_database(url: str) -> None:
 # --- rows -------------------------------------------------------------------------------------
 
 
-def _user_rows(org_id: int, password_hash: str, rng: random.Random) -> list[dict[str, Any]]:
+def _user_rows(
+    org_id: int, password_hash: str, rng: random.Random, scale: Scale
+) -> list[dict[str, Any]]:
     from accessgraph.models import TeamRole, UserStatus
 
     rows = []
-    for n in range(1, USERS + 1):
+    for n in range(1, scale.users + 1):
         if n == 1:
             role, status, email = TeamRole.ADMIN, UserStatus.ACTIVE, ADMIN_EMAIL
         else:
@@ -363,12 +422,12 @@ def _user_rows(org_id: int, password_hash: str, rng: random.Random) -> list[dict
 
 
 def _token_rows(
-    org_id: int, user_ids: list[int], admin_ids: list[int], rng: random.Random
+    org_id: int, user_ids: list[int], admin_ids: list[int], rng: random.Random, scale: Scale
 ) -> list[dict[str, Any]]:
     from accessgraph.models import TokenPermission
 
     rows = []
-    for n in range(TOKENS):
+    for n in range(scale.tokens):
         owner = rng.choice(user_ids)  # 5 per user on average, unevenly spread
         created = EPOCH - timedelta(days=300) + timedelta(minutes=5 * n)
         draw = rng.random()
@@ -403,9 +462,9 @@ def _token_rows(
     return rows
 
 
-def _group_rows(org_id: int) -> list[dict[str, Any]]:
+def _group_rows(org_id: int, scale: Scale) -> list[dict[str, Any]]:
     rows = []
-    for n in range(GROUPS):
+    for n in range(scale.groups):
         area, role = GROUP_AREAS[n % len(GROUP_AREAS)], GROUP_ROLES[n // len(GROUP_AREAS)]
         name = f"{area}-{role}"
         rows.append(
@@ -437,14 +496,16 @@ def _membership_rows(
     return rows
 
 
-def _target_specs() -> list[tuple[str, dict[str, tuple[list[str], list[str], list[str]]]]]:
+def _target_specs(
+    scale: Scale,
+) -> list[tuple[str, dict[str, tuple[list[str], list[str], list[str]]]]]:
     """Each target's name and resources: {type: (names, include patterns, exclude patterns)}.
 
     Most targets are one team's repositories (`team{i}-core`, and `team{i}-*` minus some
     exclusions); every 10th also covers the team's builds; every 50th is a shared library
     target (granted to the anonymous user too); a few cover every release build."""
     specs = []
-    for i in range(TARGETS):
+    for i in range(scale.targets):
         sets: dict[str, tuple[list[str], list[str], list[str]]] = {}
         if i % 50 == 0:
             name = f"shared-libs-{i}"
@@ -594,7 +655,7 @@ def project_key(n: int) -> str:
     return f"proj{n:03d}"
 
 
-def _project_rows(org_id: int) -> list[dict[str, Any]]:
+def _project_rows(org_id: int, scale: Scale) -> list[dict[str, Any]]:
     return [
         {
             "org_id": org_id,
@@ -602,7 +663,7 @@ def _project_rows(org_id: int) -> list[dict[str, Any]]:
             "name": f"{GROUP_AREAS[n % len(GROUP_AREAS)].title()} {n // len(GROUP_AREAS)}",
             "created_at": EPOCH - timedelta(days=120) + timedelta(minutes=n),
         }
-        for n in range(PROJECTS)
+        for n in range(scale.projects)
     ]
 
 
@@ -646,9 +707,10 @@ def _project_member_rows(
     subject: CheckSubject,
     subject_group_id: int,
     rng: random.Random,
+    scale: Scale,
 ) -> list[dict[str, Any]]:
-    """MEMBERS_PER_PROJECT members a project: GROUP_MEMBERS_PER_PROJECT groups and the rest
-    users (never the admin, who sees everything anyway), each holding a global role (60%)
+    """`scale.members_per_project` members a project: `scale.group_members_per_project` groups
+    and the rest users (as many as there are, `Scale.user_members_per_project`) (never the admin, who sees everything anyway), each holding a global role (60%)
     and 0-2 of the project's roles, at least one role; two users a project are Project Admins.
     In CHECK_PROJECT, the checkAccess developer holds CHECK_PROJECT_ROLE directly and their
     group `subject_group_id` CHECK_PROJECT_GLOBAL_ROLE."""
@@ -658,8 +720,8 @@ def _project_member_rows(
     rows = []
     for n, project_id in enumerate(project_ids):
         roles = role_ids[project_id]
-        groups = rng.sample(group_ids, GROUP_MEMBERS_PER_PROJECT)
-        users = rng.sample(candidates, MEMBERS_PER_PROJECT - GROUP_MEMBERS_PER_PROJECT)
+        groups = rng.sample(group_ids, scale.group_members_per_project)
+        users = rng.sample(candidates, scale.user_members_per_project)
         forced: dict[tuple[PrincipalType, int], tuple[list[str], list[int]]] = {}
         if n == CHECK_PROJECT:
             lead = roles[[r[0] for r in PROJECT_ROLE_SPECS].index(CHECK_PROJECT_ROLE)]
@@ -676,7 +738,7 @@ def _project_member_rows(
             global_role = rng.choices(MEMBER_GLOBAL_ROLES, MEMBER_GLOBAL_WEIGHTS)[0]
             global_roles = [global_role] if global_role else []
             project_roles = rng.sample(roles, rng.randint(0 if global_roles else 1, 2))
-            if principal[0] == PrincipalType.USER and index < GROUP_MEMBERS_PER_PROJECT + 2:
+            if principal[0] == PrincipalType.USER and index < scale.group_members_per_project + 2:
                 global_roles = ["PROJECT_ADMIN"]
             if principal in forced:
                 global_roles, project_roles = forced[principal]
@@ -743,7 +805,7 @@ async def _insert(engine: AsyncEngine, model: Any, rows: list[dict[str, Any]]) -
             await conn.execute(model.__table__.insert(), rows[start : start + BATCH])
 
 
-async def _seed_rows(url: str) -> dict[str, Any]:
+async def _seed_rows(url: str, scale: Scale) -> dict[str, Any]:
     from accessgraph.auth.passwords import hash_password
     from accessgraph.auth.principal import Principal
     from accessgraph.clock import FrozenClock
@@ -783,7 +845,7 @@ async def _seed_rows(url: str) -> dict[str, Any]:
                 )
             ).scalar_one()
         users_table = User.__table__  # type: ignore[attr-defined]
-        await _insert(engine, User, _user_rows(org_id, password_hash, rng))
+        await _insert(engine, User, _user_rows(org_id, password_hash, rng, scale))
         async with engine.connect() as conn:
             users = (
                 await conn.execute(
@@ -800,11 +862,12 @@ async def _seed_rows(url: str) -> dict[str, Any]:
         user_ids = [row.id for row in users]
         admin_ids = [row.id for row in users if row.role == TeamRole.ADMIN]
         admin_id = user_ids[0]
-        await _insert(engine, AccessToken, _token_rows(org_id, user_ids, admin_ids, rng))
+        await _insert(engine, AccessToken, _token_rows(org_id, user_ids, admin_ids, rng, scale))
 
         # Groups, memberships, permission targets with their resource sets and grants.
-        await _insert(engine, Group, _group_rows(org_id))
-        await _insert(engine, PermissionTarget, _target_rows(org_id, specs := _target_specs()))
+        await _insert(engine, Group, _group_rows(org_id, scale))
+        specs = _target_specs(scale)
+        await _insert(engine, PermissionTarget, _target_rows(org_id, specs))
         groups_table = Group.__table__  # type: ignore[attr-defined]
         targets_table = PermissionTarget.__table__  # type: ignore[attr-defined]
         async with engine.connect() as conn:
@@ -839,7 +902,7 @@ async def _seed_rows(url: str) -> dict[str, Any]:
             (row["group_id"] for row in memberships if row["user_id"] == subject.user_id),
             key=lambda g: group_names[g],
         )
-        await _insert(engine, Project, _project_rows(org_id))
+        await _insert(engine, Project, _project_rows(org_id, scale))
         projects_table = Project.__table__  # type: ignore[attr-defined]
         roles_table = ProjectRole.__table__  # type: ignore[attr-defined]
         async with engine.connect() as conn:
@@ -863,7 +926,14 @@ async def _seed_rows(url: str) -> dict[str, Any]:
             ):
                 role_ids[pk].append(role_pk)
         project_members = _project_member_rows(
-            project_ids, role_ids, user_ids, group_ids, subject, subject_group_id, project_rng
+            project_ids,
+            role_ids,
+            user_ids,
+            group_ids,
+            subject,
+            subject_group_id,
+            project_rng,
+            scale,
         )
         await _insert(engine, ProjectMember, project_members)
         project_resources = _project_resource_rows(org_id, project_ids)
@@ -940,7 +1010,9 @@ async def _seed_rows(url: str) -> dict[str, Any]:
 
 
 async def _still_seeded(url: str, seeded: Seeded) -> bool:
-    """The cached database still holds the seed (someone may have deleted the file)."""
+    """The cached database still holds the seed: someone may have deleted the file, or
+    reseeded it under another cache entry (another URL naming the same file, e.g. through a
+    symlinked bench/.work), which keeps the sizes but not the real tokens."""
     engine = create_async_engine(url, poolclass=NullPool)
     try:
         async with engine.connect() as conn:
@@ -949,6 +1021,13 @@ async def _still_seeded(url: str, seeded: Seeded) -> bool:
             targets = await conn.scalar(text("SELECT count(*) FROM permission_targets"))
             grants = await conn.scalar(text("SELECT count(*) FROM target_grants"))
             members = await conn.scalar(text("SELECT count(*) FROM project_members"))
+            for token in (seeded.admin_token, seeded.developer_token):
+                stored = await conn.scalar(
+                    text("SELECT secret_hash FROM access_tokens WHERE username = :u"),
+                    {"u": token_username(token)},
+                )
+                if stored != hashlib.sha256(token.encode()).hexdigest():
+                    return False
     except Exception:
         return False
     finally:
@@ -1004,12 +1083,16 @@ async def forget_token_use(url: str, token: str) -> None:
         await engine.dispose()
 
 
-def seed(url: str, *, force: bool = False, log: Any = print) -> Seeded:
-    """Seed `url` (or reuse it when its cache key matches). Blocking: call outside a loop."""
+def seed(
+    url: str, *, scale: Scale = DEFAULT_SCALE, force: bool = False, log: Any = print
+) -> Seeded:
+    """Seed `url` (or reuse it when its cache key matches). Blocking: call outside a loop.
+    Another scale than the default seeds its own database next to `url` (`scaled_url`)."""
     from accessgraph.migrate import upgrade
 
     WORK_DIR.mkdir(parents=True, exist_ok=True)
-    key = cache_key(url)
+    url = scaled_url(url, scale)
+    key = cache_key(url, scale)
     cache = _cache_file(url)
     if not force and cache.exists():
         try:
@@ -1018,24 +1101,30 @@ def seed(url: str, *, force: bool = False, log: Any = print) -> Seeded:
             cached = None
         if cached and cached.key == key and asyncio.run(_still_seeded(url, cached)):
             upgrade(url)  # a no-op at head; cheap insurance
-            log(f"seed: reusing cached database (key {key}, seeded in {cached.seconds:.1f}s)")
+            log(
+                f"seed: reusing cached database{'' if scale == DEFAULT_SCALE else ' ' + scale.name}"
+                f" (key {key}, seeded in {cached.seconds:.1f}s)"
+            )
             return cached
     started = time.perf_counter()
     log(
-        f"seed: creating {USERS} users, {TOKENS} tokens, {GROUPS} groups, {TARGETS} "
-        f"permission targets and {PROJECTS} projects ({len(PROJECT_ROLE_SPECS)} roles, "
-        f"{MEMBERS_PER_PROJECT} members each) in {make_url(url).render_as_string()}"
+        f"seed ({scale.name}): creating {scale.users} users, {scale.tokens} tokens, "
+        f"{scale.groups} groups, {scale.targets} permission targets and {scale.projects} "
+        f"projects ({len(PROJECT_ROLE_SPECS)} roles, {scale.group_members_per_project} groups"
+        f" and {scale.user_members_per_project} users each) in "
+        f"{make_url(url).render_as_string()}"
     )
     cache.unlink(missing_ok=True)
     _reset_database(url)
     upgrade(url)
-    rows = asyncio.run(_seed_rows(url))
+    rows = asyncio.run(_seed_rows(url, scale))
     seeded = Seeded(
         key=key,
         database_url=url,
-        users=USERS,
-        tokens=TOKENS,
+        users=scale.users,
+        tokens=scale.tokens,
         seconds=round(time.perf_counter() - started, 2),
+        scale=scale.name,
         **rows,
     )
     cache.write_text(json.dumps(asdict(seeded), indent=2))
@@ -1049,6 +1138,13 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Seed the benchmark database.")
     parser.add_argument("--database-url", default=DEFAULT_SQLITE_URL)
     parser.add_argument("--force", action="store_true", help="reseed even if cached")
+    parser.add_argument(
+        "--scale",
+        choices=list(SCALES),
+        default=DEFAULT_SCALE.name,
+        help="1k or 100k users seed their own database next to --database-url's "
+        "(bench-1k.db, accessgraph_bench_1k); default 10k, the benchmark's own",
+    )
     ns = parser.parse_args()
-    result = seed(ns.database_url, force=ns.force)
+    result = seed(ns.database_url, scale=SCALES[ns.scale], force=ns.force)
     print(json.dumps({k: v for k, v in asdict(result).items() if not k.endswith("_token")}))

@@ -5,6 +5,7 @@ an `ArtifactResource` (R24, R26, R34) or a `TargetResource` (R25) over a hand-bu
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import replace
@@ -19,6 +20,7 @@ from accessgraph.auth.access import (
     AccessIndex,
     ArtifactAction,
     CompiledTarget,
+    PrincipalKey,
     ResourceMatcher,
     actions_of,
     compile_pattern,
@@ -970,3 +972,70 @@ def test_decide_edit_target_grants_needs_a_caller(policy: Policy, index: AccessI
     for subject in (GROUP_OPS, ANONYMOUS_OF_ACME, ANONYMOUS):
         decision = policy.decide(subject, Action.EDIT_TARGET_GRANTS, on_target(index, T_RELEASES))
         assert not decision.allowed and decision.unauthenticated
+
+
+# --- a check's candidates (issue 8) -------------------------------------------------------------
+
+
+def _walk_every_grant(
+    index: AccessIndex, keys: list[PrincipalKey], resource_type: ResourceType, name: str
+) -> list[tuple[int, PrincipalKey, int]]:
+    """What `applied` answered before it had candidates: every target granted to each key."""
+    return [
+        (t.id, key, bits)
+        for key in keys
+        for t, bits in index.by_principal.get(key, ())
+        if (matcher := t.resources.get(resource_type)) is not None and matcher.covers(name)
+    ]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_applied_equals_walking_every_grant(seed: int) -> None:
+    rng = random.Random(seed)
+    parts = ["libs", "app", "a", "b", "x.y", "team-1", "rel", "c+d", "@s", "~t"]
+
+    def word() -> str:
+        return rng.choice(parts) + rng.choice(["", "-", "/", "_"]) + rng.choice(parts)
+
+    def pattern() -> str:
+        base = word()
+        cut = rng.randrange(len(base) + 1)
+        wildcard = rng.choice(["*", "**", "?", "**/", "*-release", "**/*"])
+        return base[:cut] + wildcard + rng.choice(["", base[cut:], word()])
+
+    keys_pool: list[PrincipalKey] = [(USER, 1), (USER, 2), (GROUP, 10), (GROUP, 11), ANONYMOUS_KEY]
+    targets = []
+    for pk in range(1, 60):
+        resources = {
+            resource_type: repos(
+                names=tuple(word() for _ in range(rng.randrange(3))),
+                inc=tuple(pattern() for _ in range(rng.randrange(3))),
+                exc=tuple(pattern() for _ in range(rng.randrange(2))),
+            )
+            for resource_type in rng.sample([RT.REPOSITORY, RT.BUILD, RT.RELEASE_BUNDLE], 2)
+        }
+        grants = {key: rng.randrange(1, 64) for key in rng.sample(keys_pool, rng.randrange(1, 4))}
+        targets.append(target(1000 - pk, f"t{pk}", resources, grants))  # ids not in index order
+    index = AccessIndex(
+        org_id=ORG,
+        version=1,
+        manage_policy=EXCL,
+        targets={t.id: t for t in targets},
+        groups_of_user={1: frozenset({10, 11})},
+        group_names={10: "g10", 11: "g11"},
+    )
+    names = [word() for _ in range(30)] + [
+        n for t in targets for n in t.resources.get(RT.BUILD, repos()).names
+    ]
+    covered = 0
+    for name in names:
+        for resource_type in (RT.REPOSITORY, RT.BUILD, RT.RELEASE_BUNDLE, RT.DESTINATION):
+            for keys in (index.keys_for(1, None), index.keys_for(2, None), [ANONYMOUS_KEY]):
+                expected = _walk_every_grant(index, keys, resource_type, name)
+                got = [
+                    (a.target.id, a.via, a.actions)
+                    for a in index.applied(keys, resource_type, name)
+                ]
+                assert got == expected, (name, resource_type, keys)
+                covered += bool(expected)
+    assert covered > 50  # the comparison saw many grants that apply, not only empty answers

@@ -191,6 +191,25 @@ class ResourceMatcher:
         return not any(p.match(name) for p in self.excludes)
 
 
+def _literal_start(pattern: re.Pattern[str]) -> str:
+    """What every name a compiled pattern matches starts with: its source up to the first
+    wildcard, unescaped (`compile_pattern` escapes every literal character)."""
+    out: list[str] = []
+    source = pattern.pattern.removesuffix(r"\Z")
+    index = 0
+    while index < len(source):
+        char = source[index]
+        if char == "\\" and index + 1 < len(source):
+            out.append(source[index + 1])
+            index += 2
+        elif char in "([.":  # a wildcard's expansion: (?:.*/)?, [^/]*, [^/], .*
+            break
+        else:
+            out.append(char)
+            index += 1
+    return "".join(out)
+
+
 # --- the compiled index -------------------------------------------------------------------------
 
 PrincipalKey = tuple[PrincipalType, int]
@@ -251,15 +270,49 @@ class AccessIndex:
     project_resources: Mapping[tuple[ResourceType, str], tuple[str, str]] = field(
         default_factory=dict
     )
-    # principal -> [(target, actions)], so a check visits only targets granting it something
+    # principal -> [(target, actions)]: what a principal holds, whatever the resource
     by_principal: dict[PrincipalKey, list[tuple[CompiledTarget, int]]] = field(init=False)
-    # principal -> the projects it is a member of (directly; groups are their own principals)
+    # A check's candidates (issue 8: walking every target granted to the caller cost ~1 us a
+    # target, 683 targets a check at 10,000 targets): per resource type, the targets by the
+    # literal start of each name and include pattern (up to its first wildcard), in the
+    # index's order. A target can cover a name only if one of its literals starts the name.
+    _by_literal: dict[ResourceType, dict[str, list[CompiledTarget]]] = field(init=False)
+    _literal_lengths: dict[ResourceType, tuple[int, ...]] = field(init=False)
+    _rank: dict[int, int] = field(init=False)
 
     def __post_init__(self) -> None:
         self.by_principal = {}
-        for target in self.targets.values():
+        self._by_literal = {}
+        self._rank = {}
+        for rank, target in enumerate(self.targets.values()):
+            self._rank[target.id] = rank
             for key, bits in target.grants.items():
                 self.by_principal.setdefault(key, []).append((target, bits))
+            for resource_type, matcher in target.resources.items():
+                literals = self._by_literal.setdefault(resource_type, {})
+                for literal in {*matcher.names, *(_literal_start(p) for p in matcher.includes)}:
+                    found = literals.setdefault(literal, [])
+                    if not found or found[-1] is not target:
+                        found.append(target)
+        self._literal_lengths = {
+            resource_type: tuple(sorted({len(literal) for literal in literals}))
+            for resource_type, literals in self._by_literal.items()
+        }
+
+    def candidates(self, resource_type: ResourceType, name: str) -> list[CompiledTarget]:
+        """The targets that may cover the resource (a superset; `covers` decides), in the
+        index's order."""
+        literals = self._by_literal.get(resource_type)
+        if not literals:
+            return []
+        found: dict[int, CompiledTarget] = {}
+        for length in self._literal_lengths[resource_type]:
+            if length > len(name):
+                break
+            for target in literals.get(name[:length], ()):
+                found[target.id] = target
+        rank = self._rank
+        return sorted(found.values(), key=lambda target: rank[target.id])
 
     def roles_in(
         self, project_id: int, keys: Iterable[PrincipalKey]
@@ -293,11 +346,17 @@ class AccessIndex:
     def applied(
         self, keys: Iterable[PrincipalKey], resource_type: ResourceType, name: str
     ) -> Iterator[Applied]:
-        """Every grant to one of `keys` whose target covers the resource."""
+        """Every grant to one of `keys` whose target covers the resource (by key, then in the
+        index's order)."""
+        covering = [
+            target
+            for target in self.candidates(resource_type, name)
+            if target.resources[resource_type].covers(name)
+        ]
         for key in keys:
-            for target, bits in self.by_principal.get(key, ()):
-                matcher = target.resources.get(resource_type)
-                if matcher is not None and matcher.covers(name):
+            for target in covering:
+                bits = target.grants.get(key)
+                if bits is not None:
                     yield Applied(target, key, bits)
 
     def held_on_target(self, keys: Iterable[PrincipalKey], target_id: int) -> int:

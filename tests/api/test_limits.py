@@ -76,6 +76,13 @@ async def test_query_cost_is_first_times_first_down_the_tree(
         assert problem(body) == {"code": "QUERY_TOO_COSTLY", "cost": cost, "limit": 10_000}
 
 
+async def test_a_remembered_cost_follows_the_page_sizes(api: Api, world: World) -> None:
+    """The same document (the parser cache's same object) costs what its variables ask."""
+    for n, m, costly in [(100, 99, False), (100, 100, True), (100, 99, False), (None, 100, False)]:
+        body = await api(PROJECTS_WITH_MEMBERS, {"n": n, "m": m}, as_=world.admin)
+        assert (error_codes(body) == ["QUERY_TOO_COSTLY"]) is costly, (n, m, body)
+
+
 async def test_costly_query_runs_nothing(
     api: Api, world: World, count_statements: StatementCounter
 ) -> None:

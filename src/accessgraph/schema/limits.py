@@ -68,6 +68,16 @@ def max_directives_rule(limit: int) -> type[ValidationRule]:
     return MaxDirectivesRule
 
 
+# Costs of recent documents: a document the parser cache hands out again (the same object)
+# with the same page sizes costs the same, so repeated queries skip the walk. Each entry keeps
+# its schema and document, so the ids in its key cannot be reused while the entry lives.
+_COSTS: dict[
+    tuple[int, int, str | None, tuple[tuple[str, int], ...]],
+    tuple[GraphQLSchema, DocumentNode, int],
+] = {}
+_COSTS_SIZE = 256
+
+
 def query_cost(
     schema: GraphQLSchema,
     document: DocumentNode,
@@ -75,6 +85,25 @@ def query_cost(
     variables: Mapping[str, Any] | None,
 ) -> int:
     """How many objects the operation's connections could return at most."""
+    # Only integer variables can change a cost (page sizes); the key holds them all.
+    sizes = tuple(sorted((k, v) for k, v in (variables or {}).items() if type(v) is int))
+    key = (id(schema), id(document), operation_name, sizes)
+    known = _COSTS.get(key)
+    if known is not None and known[0] is schema and known[1] is document:
+        return known[2]
+    cost = _query_cost(schema, document, operation_name, variables)
+    if len(_COSTS) >= _COSTS_SIZE:
+        _COSTS.clear()
+    _COSTS[key] = (schema, document, cost)
+    return cost
+
+
+def _query_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+) -> int:
     operation = get_operation_ast(document, operation_name)
     if operation is None:
         return 0

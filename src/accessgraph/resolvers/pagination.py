@@ -133,8 +133,11 @@ class ChildPages(Generic[M]):
     ) -> None:
         self._db, self._model, self._parent = db, model, parent
         self._newest_first = newest_first
-        self._first: DataLoader[tuple[int, int], list[M]] = DataLoader(load_fn=self._load_first)
-        self._count: DataLoader[int, int] = DataLoader(load_fn=self._load_counts)
+        # The load functions are another object's, so that no reference cycle (this object ->
+        # loader -> bound method -> this object) keeps the request's rows alive after it.
+        queries = _ChildQueries(db, model, parent, newest_first)
+        self._first: DataLoader[tuple[int, int], list[M]] = DataLoader(load_fn=queries.load_first)
+        self._count: DataLoader[int, int] = DataLoader(load_fn=queries.load_counts)
 
     async def page(self, parent_id: int, args: PageArgs) -> Page[M]:
         if args.after or args.before or args.backwards:
@@ -154,43 +157,53 @@ class ChildPages(Generic[M]):
 
         return count
 
-    async def _load_first(self, keys: Sequence[tuple[int, int]]) -> list[list[M]]:
+
+@dataclass(frozen=True, slots=True)
+class _ChildQueries(Generic[M]):
+    """The statements behind `ChildPages`' loaders."""
+
+    db: Database
+    model: type[M]
+    parent: Any
+    newest_first: bool
+
+    async def load_first(self, keys: Sequence[tuple[int, int]]) -> list[list[M]]:
         """The first `size + 1` rows (the extra one tells whether there is a next page) of each
         parent: one statement per distinct page size, usually one."""
         found: dict[tuple[int, int], list[M]] = {key: [] for key in keys}
         for size in {size for _, size in keys}:
             parent_ids = [pk for pk, wanted in keys if wanted == size]
-            id_col: Any = self._model.id  # type: ignore[attr-defined]
+            id_col: Any = self.model.id  # type: ignore[attr-defined]
             ranked = (
                 select(
-                    self._model,
+                    self.model,
                     func.row_number()
                     .over(
-                        partition_by=self._parent,
-                        order_by=id_col.desc() if self._newest_first else id_col,
+                        partition_by=self.parent,
+                        order_by=id_col.desc() if self.newest_first else id_col,
                     )
                     .label("rank"),
                 )
-                .where(self._parent.in_(parent_ids))
+                .where(self.parent.in_(parent_ids))
                 .subquery()
             )
-            row = aliased(self._model, ranked)
+            row = aliased(self.model, ranked)
             stmt = (
                 select(row)
                 .where(ranked.c.rank <= size + 1)
-                .order_by(ranked.c[self._parent.key], ranked.c.rank)
+                .order_by(ranked.c[self.parent.key], ranked.c.rank)
             )
-            async with self._db.session() as session:
+            async with self.db.session() as session:
                 for child in (await session.execute(stmt)).scalars():
-                    found[getattr(child, self._parent.key), size].append(child)
+                    found[getattr(child, self.parent.key), size].append(child)
         return [found[key] for key in keys]
 
-    async def _load_counts(self, parent_ids: Sequence[int]) -> list[int]:
+    async def load_counts(self, parent_ids: Sequence[int]) -> list[int]:
         stmt = (
-            select(self._parent, func.count())
-            .where(self._parent.in_(parent_ids))
-            .group_by(self._parent)
+            select(self.parent, func.count())
+            .where(self.parent.in_(parent_ids))
+            .group_by(self.parent)
         )
-        async with self._db.session() as session:
+        async with self.db.session() as session:
             counted = {pk: int(n) for pk, n in (await session.execute(stmt)).all()}
         return [counted.get(pk, 0) for pk in parent_ids]

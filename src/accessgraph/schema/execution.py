@@ -24,10 +24,10 @@ it never takes a fast path, and always runs through strawberry.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from operator import attrgetter
 from typing import Any, NamedTuple
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, ref
 
 from graphql import (
     GraphQLField,
@@ -37,6 +37,7 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLResolveInfoHelpers,
     GraphQLSchema,
     Undefined,
     is_leaf_type,
@@ -148,6 +149,25 @@ def _reader(field: GraphQLField, definition: StrawberryField) -> Callable[[Any],
 
 
 class Executor(StrawberryGraphQLCoreExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # graphql-core keeps its resolver helpers, bound methods of the executor, on the
+        # executor: a reference cycle through which the executor's context (the request's
+        # loaders and every row they loaded) outlived the request until the collector's next
+        # full pass (~2,500 objects a nested page; +65 MB after 320 of them at 16 in flight).
+        # The same helpers through a weak reference: the executor lives while it executes.
+        executor = ref(self)
+
+        def gather(values: Sequence[Awaitable[Any]]) -> Awaitable[list[Any]]:
+            return gather_with_cancel(*values)
+
+        def track(values: Sequence[Any]) -> None:
+            alive = executor()
+            if alive is not None:
+                alive.track_async_work(values)
+
+        self.async_helpers = GraphQLResolveInfoHelpers(gather=gather, track=track)
+
     def execute_fields(
         self,
         parent_type: GraphQLObjectType,

@@ -193,7 +193,12 @@ async def add_user(
     password_hash: str | None = None,
     invitation_expires_at: datetime | None = None,
 ) -> User:
-    """Insert an INVITED user, or EMAIL_TAKEN if a live user of the org has that email (R2)."""
+    """Insert an INVITED user, or EMAIL_TAKEN if a live user of the org has that email (R2).
+
+    Takes the organization's lock first: the insert's trigger updates the organization row
+    (`live_users`), and every writer that touches both takes the organization first, so two of
+    them never wait on each other in opposite orders."""
+    await lock_organization(session, org_id)
     taken = await session.scalar(
         select(func.count())
         .select_from(User)

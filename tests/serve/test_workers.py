@@ -61,6 +61,17 @@ def _listening(port: int) -> int:
     )
 
 
+def _open_connections(port: int) -> int:
+    """Server-side connections on this loopback port still holding a socket (not listening,
+    not in TIME_WAIT, which has none)."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(
+        1
+        for row in rows
+        if row.split()[1].endswith(f":{port:04X}") and row.split()[3] not in ("0A", "06")
+    )
+
+
 def _wait_for(what: str, condition: object, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():  # type: ignore[operator]
@@ -106,6 +117,9 @@ def test_serve_workers_both_get_connections_opened_at_once(
     supervisor: tuple[subprocess.Popen[bytes], int],
 ) -> None:
     proc, port = supervisor
+    # The readiness check's connection must be gone from its worker before counting, or its
+    # close would be counted against the connections below.
+    _wait_for("idle workers", lambda: _open_connections(port) == 0)
     idle = {pid: _sockets(pid) for pid in _workers(proc.pid)}
     clients = [
         http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(CONNECTIONS)

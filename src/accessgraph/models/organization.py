@@ -25,3 +25,6 @@ class Organization(SQLModel, table=True):
     # How many members (users not deleted) it has: kept by triggers on `users` (migration
     # 0011), so the team page's totalCount is one indexed read, not a scan of every member.
     live_users: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # How many personal access tokens (no subscription) it has: kept by triggers on
+    # `access_tokens` (migration 0012), for the token page's totalCount.
+    personal_tokens: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

@@ -13,8 +13,9 @@ from sqlmodel import col
 from accessgraph.auth.policy import Action, Scope, require
 from accessgraph.auth.principal import Principal
 from accessgraph.auth.tokens import TokenKind, sha256_hex
+from accessgraph.db import lock_organization
 from accessgraph.errors import Rejected, not_found
-from accessgraph.models import AccessToken, TokenPermission, TokenStatus
+from accessgraph.models import AccessToken, Organization, TokenPermission, TokenStatus
 from accessgraph.models.token import TOKEN_NAME_MAX
 from accessgraph.resolvers import audit
 from accessgraph.resolvers.actors import require_now
@@ -66,7 +67,26 @@ async def list_tokens(
         conditions.append(status_condition(flt.status, services.clock.now()))
     if flt.created_by is not None:
         conditions.append(col(AccessToken.owner_id) == flt.created_by)
-    return await fetch_page(services.db, AccessToken, and_(*conditions), args)
+    org_id = principal.org_id
+    every_token = (
+        flt == TokenFilter() and services.policy.scope(principal, Action.VIEW_TOKENS) == Scope.ALL
+    )
+
+    async def personal_tokens() -> int:
+        # Every personal token of the organization, an admin's page: the number kept for it.
+        async with services.db.session() as session:
+            kept = await session.scalar(
+                select(col(Organization.personal_tokens)).where(col(Organization.id) == org_id)
+            )
+        return int(kept or 0)
+
+    return await fetch_page(
+        services.db,
+        AccessToken,
+        and_(*conditions),
+        args,
+        count=personal_tokens if every_token else None,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +131,10 @@ async def insert_token(
     personal or scoped to a subscription, and its value (shown once, never stored)."""
     assert principal.org_id is not None
     assert principal.user_id is not None
+    if subscription_id is None:
+        # The insert's trigger updates the organization row (`personal_tokens`): take it first,
+        # as every writer touching both does, so that none wait on each other in opposite orders.
+        await lock_organization(session, principal.org_id)
     name = clean_token_name(data.name)
     now = services.clock.now()
     check_future(data.expires_at, now, "expiresAt")
@@ -236,6 +260,8 @@ async def delete_token(services: Services, principal: Principal, token_id: int) 
     require(services.policy, principal, Action.DELETE_TOKEN)
     now = services.clock.now()
     async with services.db.write() as session:
+        assert principal.org_id is not None
+        await lock_organization(session, principal.org_id)  # see insert_token
         token = await load_token(session, principal, token_id)
         await require_now(services, session, principal, Action.DELETE_TOKEN, token)
         await delete_locked(session, principal, token, now)

@@ -206,30 +206,28 @@ async def test_fast_path_answers_like_graphql_core(document: str) -> None:
     assert answers[0] == answers[1]
 
 
-async def test_plain_fields_never_reach_execute_field(monkeypatch: pytest.MonkeyPatch) -> None:
-    resolved: list[str] = []
+@pytest.fixture
+def resolved(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each field that takes graphql-core's path (`execute_field`), as `Type.field`."""
+    seen: list[str] = []
     original = Executor.execute_field
 
     def counting(self: Executor, parent_type: Any, source: Any, fields: Any, *rest: Any) -> Any:
-        resolved.append(f"{parent_type.name}.{fields[0].node.name.value}")
+        seen.append(f"{parent_type.name}.{fields[0].node.name.value}")
         return original(self, parent_type, source, fields, *rest)
 
     monkeypatch.setattr(Executor, "execute_field", counting)
+    return seen
+
+
+async def test_plain_fields_never_reach_execute_field(resolved: list[str]) -> None:
     result = await _schema(Executor).execute("{ items { name color count when upper } }")
     assert not result.errors
     # Only the root field takes graphql-core's path (`upper` is a plain method).
     assert resolved == ["Query.items"]
 
 
-async def test_plain_objects_never_reach_execute_field(monkeypatch: pytest.MonkeyPatch) -> None:
-    resolved: list[str] = []
-    original = Executor.execute_field
-
-    def counting(self: Executor, parent_type: Any, source: Any, fields: Any, *rest: Any) -> Any:
-        resolved.append(f"{parent_type.name}.{fields[0].node.name.value}")
-        return original(self, parent_type, source, fields, *rest)
-
-    monkeypatch.setattr(Executor, "execute_field", counting)
+async def test_plain_objects_never_reach_execute_field(resolved: list[str]) -> None:
     result = await _schema(Executor).execute(
         "{ box { holders { item { name slow } items { name } maybe { name } } } }"
     )

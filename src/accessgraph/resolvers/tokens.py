@@ -19,7 +19,7 @@ from accessgraph.models import AccessToken, Organization, TokenPermission, Token
 from accessgraph.models.token import TOKEN_NAME_MAX
 from accessgraph.resolvers import audit
 from accessgraph.resolvers.actors import require_now
-from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page
+from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page, kept_count
 from accessgraph.resolvers.validation import check_future, has_control
 from accessgraph.services import Services
 
@@ -67,25 +67,14 @@ async def list_tokens(
         conditions.append(status_condition(flt.status, services.clock.now()))
     if flt.created_by is not None:
         conditions.append(col(AccessToken.owner_id) == flt.created_by)
-    org_id = principal.org_id
+    assert principal.org_id is not None
     every_token = (
         flt == TokenFilter() and services.policy.scope(principal, Action.VIEW_TOKENS) == Scope.ALL
     )
-
-    async def personal_tokens() -> int:
-        # Every personal token of the organization, an admin's page: the number kept for it.
-        async with services.db.session() as session:
-            kept = await session.scalar(
-                select(col(Organization.personal_tokens)).where(col(Organization.id) == org_id)
-            )
-        return int(kept or 0)
-
+    # Every personal token of the organization, an admin's page: the number kept for it.
+    kept = kept_count(services.db, col(Organization.personal_tokens), principal.org_id)
     return await fetch_page(
-        services.db,
-        AccessToken,
-        and_(*conditions),
-        args,
-        count=personal_tokens if every_token else None,
+        services.db, AccessToken, and_(*conditions), args, count=kept if every_token else None
     )
 
 

@@ -30,7 +30,7 @@ from accessgraph.models.invitation import supersede_open_invitations
 from accessgraph.resolvers import audit
 from accessgraph.resolvers.actors import require_now
 from accessgraph.resolvers.groups import leave_groups
-from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page
+from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page, kept_count
 from accessgraph.resolvers.tokens import mark_revoked
 from accessgraph.resolvers.validation import check_password, clean_email, clean_name
 from accessgraph.services import Services
@@ -84,15 +84,8 @@ async def list_users(
     org_id = principal.org_id
     assert org_id is not None
     where = user_conditions(org_id, flt, services.clock.now())
-
-    async def members() -> int:
-        # Every member, the console's usual question: the number the database keeps.
-        async with services.db.session() as session:
-            live = await session.scalar(
-                select(col(Organization.live_users)).where(col(Organization.id) == org_id)
-            )
-        return int(live or 0)
-
+    # Every member, the console's usual question: the number the database keeps.
+    members = kept_count(services.db, col(Organization.live_users), org_id)
     unfiltered = flt == UserFilter()
     return await fetch_page(services.db, User, where, args, count=members if unfiltered else None)
 

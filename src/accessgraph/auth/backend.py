@@ -15,7 +15,7 @@ import base64
 import binascii
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlmodel import col
 from starlette.authentication import (
     AuthCredentials,
@@ -36,6 +36,21 @@ SESSION_COOKIE = "accessgraph_session"
 CREDENTIAL_SOURCE = "accessgraph.credential"
 # lastUsedAt is written at most once a minute per token, to keep reads from becoming writes.
 LAST_USED_PRECISION = timedelta(minutes=1)
+
+# Built once: a statement built per request cost ~60 µs, and its cache key ~30 µs more (a
+# prebuilt statement's key is remembered), on every authenticated request.
+_SESSION_ROW = (
+    select(LoginSession, User, col(Organization.access_version))
+    .join(User, col(User.id) == col(LoginSession.user_id))
+    .join(Organization, col(Organization.id) == col(User.org_id))
+    .where(col(LoginSession.id) == bindparam("jti"))
+)
+_TOKEN_ROW = (
+    select(AccessToken, User, col(Organization.access_version))
+    .join(User, col(User.id) == col(AccessToken.owner_id))
+    .join(Organization, col(Organization.id) == col(User.org_id))
+    .where(col(AccessToken.username) == bindparam("username"))
+)
 
 
 class CredentialBackend(AuthenticationBackend):
@@ -86,14 +101,7 @@ class CredentialBackend(AuthenticationBackend):
         except InvalidToken:
             return None
         async with self._services.db.session() as session:
-            row = (
-                await session.execute(
-                    select(LoginSession, User, col(Organization.access_version))
-                    .join(User, col(User.id) == col(LoginSession.user_id))
-                    .join(Organization, col(Organization.id) == col(User.org_id))
-                    .where(col(LoginSession.id) == claims.jti)
-                )
-            ).first()
+            row = (await session.execute(_SESSION_ROW, {"jti": claims.jti})).first()
         if row is None:
             return None
         login, user, access_version = row
@@ -119,14 +127,7 @@ class CredentialBackend(AuthenticationBackend):
         if username is not None and username != claims.jti:
             return None
         async with self._services.db.session() as session:
-            row = (
-                await session.execute(
-                    select(AccessToken, User, col(Organization.access_version))
-                    .join(User, col(User.id) == col(AccessToken.owner_id))
-                    .join(Organization, col(Organization.id) == col(User.org_id))
-                    .where(col(AccessToken.username) == claims.jti)
-                )
-            ).first()
+            row = (await session.execute(_TOKEN_ROW, {"username": claims.jti})).first()
         # The read connection is back in the pool before any write: holding it while asking
         # for a second one let a burst of token requests exhaust the pool and hang.
         if row is None:

@@ -19,7 +19,7 @@ from accessgraph.models import AccessToken, Organization, TokenPermission, Token
 from accessgraph.models.token import TOKEN_NAME_MAX
 from accessgraph.resolvers import audit
 from accessgraph.resolvers.actors import require_now
-from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page, kept_count
+from accessgraph.resolvers.pagination import KeptCount, Page, PageArgs, fetch_page
 from accessgraph.resolvers.validation import check_future, has_control
 from accessgraph.services import Services
 
@@ -72,7 +72,7 @@ async def list_tokens(
         flt == TokenFilter() and services.policy.scope(principal, Action.VIEW_TOKENS) == Scope.ALL
     )
     # Every personal token of the organization, an admin's page: the number kept for it.
-    kept = kept_count(services.db, col(Organization.personal_tokens), principal.org_id)
+    kept = KeptCount(col(Organization.personal_tokens), principal.org_id)
     return await fetch_page(
         services.db, AccessToken, and_(*conditions), args, count=kept if every_token else None
     )

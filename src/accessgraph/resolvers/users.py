@@ -30,7 +30,7 @@ from accessgraph.models.invitation import supersede_open_invitations
 from accessgraph.resolvers import audit
 from accessgraph.resolvers.actors import require_now
 from accessgraph.resolvers.groups import leave_groups
-from accessgraph.resolvers.pagination import Page, PageArgs, fetch_page, kept_count
+from accessgraph.resolvers.pagination import KeptCount, Page, PageArgs, fetch_page
 from accessgraph.resolvers.tokens import mark_revoked
 from accessgraph.resolvers.validation import check_password, clean_email, clean_name
 from accessgraph.services import Services
@@ -85,7 +85,7 @@ async def list_users(
     assert org_id is not None
     where = user_conditions(org_id, flt, services.clock.now())
     # Every member, the console's usual question: the number the database keeps.
-    members = kept_count(services.db, col(Organization.live_users), org_id)
+    members = KeptCount(col(Organization.live_users), org_id)
     unfiltered = flt == UserFilter()
     return await fetch_page(services.db, User, where, args, count=members if unfiltered else None)
 

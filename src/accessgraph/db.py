@@ -38,7 +38,9 @@ class Database:
         # +20% CPU per team page at 16 connections).
         kwargs.update(pool_size=20, max_overflow=20)
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 30}
+            # Short reads run in the loop's thread (sqlite_driver.INLINE_STEPS) on a connection
+            # aiosqlite opened in its own; SQLAlchemy lends a connection to one user at a time.
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
             if make_url(url).get_driver_name() == "aiosqlite":
                 kwargs["module"] = sqlite_driver.dbapi()
         else:

@@ -7,7 +7,9 @@ two threads and costs more CPU than reading a page of rows from SQLite's cache. 
 is one trip (the same four sqlite3 calls, run together in aiosqlite's thread), and a rollback or
 commit with no transaction open (a read: see `Database.session`) is skipped, exactly as sqlite3
 itself skips it. Errors are raised by the same sqlite3 calls, so SQLAlchemy sees the same
-exceptions; server-side cursors (streamed results) keep the stock adapter's cursor.
+exceptions; server-side cursors (streamed results) keep the stock adapter's cursor. A short
+read outside a transaction makes no trip at all: it runs in the event loop's thread within a
+budget of SQLite steps, and runs again in aiosqlite's thread if it needs more (INLINE_STEPS).
 
 Used for `sqlite+aiosqlite` URLs by `Database` (through `create_async_engine(module=...)`).
 """
@@ -63,6 +65,40 @@ def _execute(
         cursor.close()
 
 
+class _TooLong(Exception):
+    """A read ran past its budget of virtual machine steps in the event loop's thread."""
+
+
+# A read outside a transaction runs in the event loop's own thread while it stays within this
+# many SQLite virtual machine steps (a page of 50 rows by its index takes ~2,000; at ~20 ns per
+# step the budget is ~0.2 ms): a trip to aiosqlite's thread and back cost ~150 µs of CPU, more
+# than such a read. A longer read (a scan, a large result) is interrupted at the budget and
+# runs again in aiosqlite's thread, where it no longer holds the loop: a read outside a
+# transaction changes nothing and has no transaction to keep, so running it again is safe.
+# 0 sends every read to the thread.
+INLINE_STEPS = 10_000
+
+
+def _execute_inline(conn: sqlite3.Connection, operation: str, parameters: Any) -> Any:
+    """`_execute` in the calling thread, or _TooLong past INLINE_STEPS steps."""
+    stopped = False
+
+    def stop() -> int:
+        nonlocal stopped
+        stopped = True
+        return 1  # non-zero: SQLite interrupts the statement
+
+    conn.set_progress_handler(stop, INLINE_STEPS)
+    try:
+        return _execute(conn, operation, parameters, False)
+    except sqlite3.OperationalError:
+        if stopped:
+            raise _TooLong from None
+        raise
+    finally:
+        conn.set_progress_handler(None, 0)
+
+
 # Reads outside a transaction running at once in aiosqlite's threads, per event loop. Each
 # connection has its own thread; with a read per request in flight, a dozen threads took turns
 # at the GIL on one core (+10% CPU per team page at 16 connections). A read in autocommit mode
@@ -107,10 +143,17 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
                     _execute, raw, operation, parameters, many
                 )
             else:
-                async with _reads_in_flight():
-                    description, rowcount, lastrowid, rows = await in_thread(
-                        _execute, raw, operation, parameters, many
+                try:
+                    if not INLINE_STEPS:
+                        raise _TooLong
+                    description, rowcount, lastrowid, rows = _execute_inline(
+                        raw, operation, parameters
                     )
+                except _TooLong:
+                    async with _reads_in_flight():
+                        description, rowcount, lastrowid, rows = await in_thread(
+                            _execute, raw, operation, parameters, many
+                        )
         outcome: _Outcome = self._cursor  # type: ignore[assignment]
         outcome.description, outcome.rowcount, outcome.lastrowid = description, rowcount, lastrowid
         self._rows = collections.deque(rows) if rows is not None else collections.deque()

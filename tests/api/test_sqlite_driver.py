@@ -1,5 +1,6 @@
-"""The SQLite adapter makes one trip to aiosqlite's thread per statement (issue 8) and behaves
-as the stock one: rows, counts, constraint errors, rollback of writes, bulk inserts."""
+"""The SQLite adapter makes one trip to aiosqlite's thread per statement, none for a short read
+outside a transaction (issue 8), and behaves as the stock one: rows, counts, constraint errors,
+rollback of writes, bulk inserts."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import aiosqlite
 import pytest
 from sqlalchemy import insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import col
 
 from accessgraph import sqlite_driver
@@ -38,18 +39,79 @@ def trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     yield seen
 
 
+TEAM = "query { users(first: 5) { totalCount edges { node { email } } } }"
+COUNT_TO = """
+SELECT count(*) FROM (
+  WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :top) SELECT i FROM n
+)"""
+
+
 async def test_a_request_makes_one_trip_per_statement(
-    api: Api, world: World, trips: list[str], count_statements: StatementCounter
+    api: Api,
+    world: World,
+    trips: list[str],
+    count_statements: StatementCounter,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(sqlite_driver, "INLINE_STEPS", 0)  # every read in aiosqlite's thread
     await api("query { viewer { id } }", as_=world.admin)  # connections opened, keys loaded
     trips.clear()
     count_statements.statements.clear()
-    body = await api(
-        "query { users(first: 5) { totalCount edges { node { email } } } }", as_=world.admin
-    )
+    body = await api(TEAM, as_=world.admin)
     assert not body.get("errors"), body
-    assert len(count_statements.statements) == 3  # credential, page, count
-    assert trips == ["_execute"] * 3, trips
+    assert len(count_statements.statements) == 2  # the credential; the page with its count
+    assert trips == ["_execute"] * 2, trips
+
+
+async def test_short_reads_run_in_the_loops_thread(
+    api: Api, world: World, trips: list[str], count_statements: StatementCounter
+) -> None:
+    await api("query { viewer { id } }", as_=world.admin)
+    trips.clear()
+    count_statements.statements.clear()
+    body = await api(TEAM, as_=world.admin)
+    assert body["data"]["users"]["totalCount"] == 3, body
+    assert len(count_statements.statements) == 2
+    assert trips == [], trips
+
+
+async def _connected(services: Services, trips: list[str]) -> None:
+    """A pooled connection opened (opening one takes trips of its own), trips forgotten."""
+    async with services.db.session() as session:
+        await session.execute(text("SELECT 1"))
+    trips.clear()
+
+
+async def test_a_long_read_moves_to_aiosqlites_thread(services: Services, trips: list[str]) -> None:
+    top = 200_000  # several steps per row: far past the budget
+    await _connected(services, trips)
+    async with services.db.session() as session:
+        assert await session.scalar(text(COUNT_TO), {"top": 10}) == 10
+        assert trips == []  # within the budget: no trip
+        assert await session.scalar(text(COUNT_TO), {"top": top}) == top
+        assert trips == ["_execute"]  # interrupted in the loop's thread, run again in aiosqlite's
+        # The budget is the statement's own: the connection's next short read runs inline.
+        assert await session.scalar(text(COUNT_TO), {"top": 10}) == 10
+        assert trips == ["_execute"]
+
+
+async def test_a_read_in_a_transaction_never_runs_inline(
+    services: Services, trips: list[str]
+) -> None:
+    async with services.db.write() as session:
+        trips.clear()
+        assert await session.scalar(text(COUNT_TO), {"top": 10}) == 10
+    assert trips[:1] == ["_execute"], trips  # the transaction's own connection and thread
+
+
+async def test_an_inline_reads_error_is_the_drivers(services: Services, trips: list[str]) -> None:
+    await _connected(services, trips)
+    async with services.db.session() as session:
+        with pytest.raises(OperationalError, match="no such table"):
+            await session.execute(text("SELECT * FROM no_such_table"))
+    assert trips == []
+    async with services.db.session() as session:  # the connection is still good
+        assert await session.scalar(text(COUNT_TO), {"top": 3}) == 3
 
 
 async def test_rows_counts_and_errors_are_the_drivers(world: World, services: Services) -> None:
@@ -123,6 +185,7 @@ def held_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[threading.Even
     active = [0]
     lock = threading.Lock()
     original = sqlite_driver._execute
+    monkeypatch.setattr(sqlite_driver, "INLINE_STEPS", 0)  # reads go to aiosqlite's thread
 
     def held(conn: Any, operation: str, parameters: Any, many: bool) -> Any:
         read = operation.lstrip().upper().startswith("SELECT") and "FROM users" in operation

@@ -70,13 +70,40 @@ class _TooLong(Exception):
 
 
 # A read outside a transaction runs in the event loop's own thread while it stays within this
-# many SQLite virtual machine steps (a page of 50 rows by its index takes ~2,000; at ~20 ns per
-# step the budget is ~0.2 ms): a trip to aiosqlite's thread and back cost ~150 µs of CPU, more
-# than such a read. A longer read (a scan, a large result) is interrupted at the budget and
-# runs again in aiosqlite's thread, where it no longer holds the loop: a read outside a
-# transaction changes nothing and has no transaction to keep, so running it again is safe.
-# 0 sends every read to the thread.
-INLINE_STEPS = 10_000
+# many SQLite virtual machine steps (~20 ns each: the loop is held ~0.4 ms at most). A trip to
+# aiosqlite's thread and back costs ~150 µs of CPU, more than most reads: on the bench's pages
+# a page of 50 users takes ~2,000 steps, the credential's row fewer than 1,000. A longer read
+# (the tokens of 50 users, ~10,000 to 30,000; a project's first members, ~51,000; any scan) is
+# interrupted at the budget and runs again in aiosqlite's thread, where it no longer holds the
+# loop: a read outside a transaction changes nothing and keeps no transaction, so running it
+# again is safe. 0 sends every read to the thread.
+INLINE_STEPS = 20_000
+
+
+# Statements (by their SQL text: their shape) that ran past the budget lately go straight to
+# the thread, so that a read that is always long does not waste the budget every time; each is
+# tried inline again after this many runs (a statement may have been long once, e.g. on a
+# connection's first use, which reads the schema).
+LONG_RETRY_AFTER = 100
+_LONG_MEMORY = 512
+_long_reads: dict[str, int] = {}
+
+
+def _known_long(operation: str) -> bool:
+    left = _long_reads.get(operation)
+    if left is None:
+        return False
+    if left <= 1:
+        del _long_reads[operation]
+    else:
+        _long_reads[operation] = left - 1
+    return True
+
+
+def _remember_long(operation: str) -> None:
+    if len(_long_reads) >= _LONG_MEMORY:
+        _long_reads.clear()
+    _long_reads[operation] = LONG_RETRY_AFTER
 
 
 def _execute_inline(conn: sqlite3.Connection, operation: str, parameters: Any) -> Any:
@@ -144,11 +171,15 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
                 )
             else:
                 try:
-                    if not INLINE_STEPS:
+                    if not INLINE_STEPS or _known_long(operation):
                         raise _TooLong
-                    description, rowcount, lastrowid, rows = _execute_inline(
-                        raw, operation, parameters
-                    )
+                    try:
+                        description, rowcount, lastrowid, rows = _execute_inline(
+                            raw, operation, parameters
+                        )
+                    except _TooLong:
+                        _remember_long(operation)
+                        raise
                 except _TooLong:
                     async with _reads_in_flight():
                         description, rowcount, lastrowid, rows = await in_thread(

@@ -82,17 +82,61 @@ async def _connected(services: Services, trips: list[str]) -> None:
     trips.clear()
 
 
-async def test_a_long_read_moves_to_aiosqlites_thread(services: Services, trips: list[str]) -> None:
+@pytest.fixture
+def inline_tries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """Each read tried in the loop's thread: whether it finished there. Long reads forgotten."""
+    tried: list[bool] = []
+    original = sqlite_driver._execute_inline
+
+    def recorded(conn: Any, operation: str, parameters: Any) -> Any:
+        try:
+            result = original(conn, operation, parameters)
+        except sqlite_driver._TooLong:
+            tried.append(False)
+            raise
+        tried.append(True)
+        return result
+
+    monkeypatch.setattr(sqlite_driver, "_execute_inline", recorded)
+    monkeypatch.setattr(sqlite_driver, "_long_reads", {})
+    yield tried
+
+
+async def test_a_long_read_moves_to_aiosqlites_thread(
+    services: Services, trips: list[str], inline_tries: list[bool]
+) -> None:
     top = 200_000  # several steps per row: far past the budget
     await _connected(services, trips)
+    inline_tries.clear()
     async with services.db.session() as session:
         assert await session.scalar(text(COUNT_TO), {"top": 10}) == 10
-        assert trips == []  # within the budget: no trip
+        assert (trips, inline_tries) == ([], [True])  # within the budget: no trip
         assert await session.scalar(text(COUNT_TO), {"top": top}) == top
-        assert trips == ["_execute"]  # interrupted in the loop's thread, run again in aiosqlite's
-        # The budget is the statement's own: the connection's next short read runs inline.
-        assert await session.scalar(text(COUNT_TO), {"top": 10}) == 10
-        assert trips == ["_execute"]
+        # Interrupted in the loop's thread, run again in aiosqlite's.
+        assert (trips, inline_tries) == (["_execute"], [True, False])
+        # The budget is the statement's own: the connection's next read runs inline.
+        assert await session.scalar(text("SELECT 7")) == 7
+        assert (trips, inline_tries) == (["_execute"], [True, False, True])
+
+
+async def test_a_statement_known_to_be_long_goes_straight_to_the_thread(
+    services: Services,
+    trips: list[str],
+    inline_tries: list[bool],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sqlite_driver, "LONG_RETRY_AFTER", 2)
+    await _connected(services, trips)
+    inline_tries.clear()
+    async with services.db.session() as session:
+        for top in (200_000, 200_001, 5):  # one shape: the last two skip the loop's thread
+            assert await session.scalar(text(COUNT_TO), {"top": top}) == top
+        assert inline_tries == [False]
+        assert trips == ["_execute"] * 3
+        # After LONG_RETRY_AFTER runs in the thread, the shape is tried inline again.
+        assert await session.scalar(text(COUNT_TO), {"top": 5}) == 5
+        assert inline_tries == [False, True]
+        assert trips == ["_execute"] * 3
 
 
 async def test_a_read_in_a_transaction_never_runs_inline(

@@ -70,13 +70,14 @@ class _TooLong(Exception):
 
 
 # A read outside a transaction runs in the event loop's own thread while it stays within this
-# many SQLite virtual machine steps (~20 ns each: the loop is held ~0.4 ms at most). A trip to
-# aiosqlite's thread and back costs ~150 µs of CPU, more than most reads: on the bench's pages
-# a page of 50 users takes ~2,000 steps, the credential's row fewer than 1,000. A longer read
-# (the tokens of 50 users, ~10,000 to 30,000; a project's first members, ~51,000; any scan) is
-# interrupted at the budget and runs again in aiosqlite's thread, where it no longer holds the
-# loop: a read outside a transaction changes nothing and keeps no transaction, so running it
-# again is safe. 0 sends every read to the thread.
+# many SQLite virtual machine steps (~50 ns each, rows included: the loop is held ~1 ms at
+# most, plus any page SQLite must read from disk). A trip to aiosqlite's thread and back costs
+# ~150 µs of CPU, more than most reads: on the bench's pages a page of 50 users takes ~2,000
+# steps, the credential's row fewer than 1,000. A longer read (the tokens of 50 users, ~10,000
+# to 31,000; a project's first members, ~51,000; any scan) is interrupted at the budget and
+# runs again in aiosqlite's thread, where it no longer holds the loop: a read outside a
+# transaction changes nothing and keeps no transaction, so running it again is safe. 0 sends
+# every read to the thread.
 INLINE_STEPS = 20_000
 
 

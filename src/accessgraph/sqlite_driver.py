@@ -127,6 +127,18 @@ def _execute_inline(conn: sqlite3.Connection, operation: str, parameters: Any) -
         conn.set_progress_handler(None, 0)
 
 
+def _read_inline(conn: sqlite3.Connection, operation: str, parameters: Any) -> Any:
+    """A read's outcome, run in the calling thread; None when it belongs in aiosqlite's
+    thread (reads inline off, its shape known to be long, or it ran past the budget now)."""
+    if not INLINE_STEPS or _known_long(operation):
+        return None
+    try:
+        return _execute_inline(conn, operation, parameters)
+    except _TooLong:
+        _remember_long(operation)
+        return None
+
+
 # Reads outside a transaction running at once in aiosqlite's threads, per event loop. Each
 # connection has its own thread; with a read per request in flight, a dozen threads took turns
 # at the GIL on one core (+10% CPU per team page at 16 connections). A read in autocommit mode
@@ -171,21 +183,11 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
                     _execute, raw, operation, parameters, many
                 )
             else:
-                try:
-                    if not INLINE_STEPS or _known_long(operation):
-                        raise _TooLong
-                    try:
-                        description, rowcount, lastrowid, rows = _execute_inline(
-                            raw, operation, parameters
-                        )
-                    except _TooLong:
-                        _remember_long(operation)
-                        raise
-                except _TooLong:
+                done = _read_inline(raw, operation, parameters)
+                if done is None:
                     async with _reads_in_flight():
-                        description, rowcount, lastrowid, rows = await in_thread(
-                            _execute, raw, operation, parameters, many
-                        )
+                        done = await in_thread(_execute, raw, operation, parameters, many)
+                description, rowcount, lastrowid, rows = done
         outcome: _Outcome = self._cursor  # type: ignore[assignment]
         outcome.description, outcome.rowcount, outcome.lastrowid = description, rowcount, lastrowid
         self._rows = collections.deque(rows) if rows is not None else collections.deque()

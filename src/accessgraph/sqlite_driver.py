@@ -79,6 +79,11 @@ class _TooLong(Exception):
 # transaction changes nothing and keeps no transaction, so running it again is safe. 0 sends
 # every read to the thread.
 INLINE_STEPS = 20_000
+# SQLite calls the progress handler every this many steps, counted over all the runs of a
+# prepared statement (sqlite3 keeps a cache of them), not per run: a budget given to SQLite
+# itself interrupted a short, often repeated read (the credential's) once every few dozen runs.
+# The handler counts its own calls, so each run gets INLINE_STEPS steps, give or take one period.
+STEPS_PER_CHECK = 1_000
 
 
 # Statements (by their SQL text: their shape) that ran past the budget lately go straight to
@@ -109,14 +114,16 @@ def _remember_long(operation: str) -> None:
 
 def _execute_inline(conn: sqlite3.Connection, operation: str, parameters: Any) -> Any:
     """`_execute` in the calling thread, or _TooLong past INLINE_STEPS steps."""
+    checks_left = max(1, INLINE_STEPS // STEPS_PER_CHECK)
     stopped = False
 
-    def stop() -> int:
-        nonlocal stopped
-        stopped = True
-        return 1  # non-zero: SQLite interrupts the statement
+    def check() -> int:
+        nonlocal checks_left, stopped
+        checks_left -= 1
+        stopped = checks_left < 0
+        return stopped  # true: SQLite interrupts the statement
 
-    conn.set_progress_handler(stop, INLINE_STEPS)
+    conn.set_progress_handler(check, STEPS_PER_CHECK)
     try:
         return _execute(conn, operation, parameters, False)
     except sqlite3.OperationalError:

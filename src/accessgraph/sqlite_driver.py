@@ -165,6 +165,30 @@ def _reads_in_flight() -> asyncio.Semaphore:
     return gate
 
 
+async def _read(
+    connection: aiosqlite.Connection, operation: str, parameters: Any
+) -> tuple[Description, int, int | None, list[Any] | None]:
+    """A read outside a transaction: inline within the budget, else in aiosqlite's thread."""
+    in_thread: Callable[..., Awaitable[Any]] = connection._execute  # aiosqlite's queue
+    raw = connection._conn
+    done = _read_inline(raw, operation, parameters)
+    if done is None:
+        async with _reads_in_flight():
+            done = await in_thread(_execute, raw, operation, parameters, False)
+    return done  # type: ignore[no-any-return]
+
+
+async def read(connection: aiosqlite.Connection, operation: str, parameters: Any) -> list[Any]:
+    """The rows of a SELECT run on an idle connection that SQLAlchemy's pool lent (see
+    row_reads.py); inside a transaction it runs in aiosqlite's thread, as any statement."""
+    if connection._conn.in_transaction:
+        in_thread: Callable[..., Awaitable[Any]] = connection._execute
+        done = await in_thread(_execute, connection._conn, operation, parameters, False)
+    else:
+        done = await _read(connection, operation, parameters)
+    return done[3] or []
+
+
 def _is_select(operation: str) -> bool:
     return operation.lstrip()[:6].upper() == "SELECT"
 
@@ -190,11 +214,9 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
                     _execute, raw, operation, parameters, many
                 )
             else:
-                done = _read_inline(raw, operation, parameters)
-                if done is None:
-                    async with _reads_in_flight():
-                        done = await in_thread(_execute, raw, operation, parameters, many)
-                description, rowcount, lastrowid, rows = done
+                description, rowcount, lastrowid, rows = await _read(
+                    connection, operation, parameters
+                )
         outcome: _Outcome = self._cursor  # type: ignore[assignment]
         outcome.description, outcome.rowcount, outcome.lastrowid = description, rowcount, lastrowid
         self._rows = collections.deque(rows) if rows is not None else collections.deque()

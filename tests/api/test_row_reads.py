@@ -1,0 +1,113 @@
+"""A `RowRead` on the driver gives what SQLAlchemy's session gives, and takes SQLAlchemy's way
+when the driver fails (issue 8: the credential's read on every request)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, inspect, join, update
+from sqlalchemy.pool.base import _ConnectionFairy
+from sqlmodel import col
+
+from accessgraph import row_reads, sqlite_driver
+from accessgraph.models import Organization, TeamRole, User
+from accessgraph.services import Services
+from tests.conftest import StatementCounter, World, is_postgres
+
+
+def user_row(*, direct: bool = True) -> row_reads.RowRead:
+    read = row_reads.RowRead(
+        User,
+        col(Organization.access_version),
+        col(Organization.name),
+        source=join(User, Organization, col(Organization.id) == col(User.org_id)),
+        where=col(User.id) == bindparam("user_id"),
+    )
+    read.direct = direct
+    return read
+
+
+def columns(instance: Any) -> dict[str, Any]:
+    return {c.key: getattr(instance, c.key) for c in inspect(type(instance)).column_attrs}
+
+
+async def _with_every_kind_of_value(services: Services, user_pk: int) -> None:
+    """A JSON list, an enum, a timezone-aware datetime and a NULL on the row."""
+    async with services.db.write() as session:
+        await session.execute(
+            update(User)
+            .where(col(User.id) == user_pk)
+            .values(
+                account_permissions=["MANAGE_TEAM"],
+                last_login_at=datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
+                first_name=None,
+            )
+        )
+
+
+async def test_a_row_read_on_the_driver_is_the_sessions_row(
+    services: Services, world: World
+) -> None:
+    assert world.admin.user_pk is not None
+    await _with_every_kind_of_value(services, world.admin.user_pk)
+    direct = await user_row().one(services.db, user_id=world.admin.user_pk)
+    via_session = await user_row(direct=False).one(services.db, user_id=world.admin.user_pk)
+    assert direct is not None and via_session is not None
+    user, version, name = direct
+    assert columns(user) == columns(via_session[0])
+    assert (version, name) == (via_session[1], via_session[2]) == (version, "Acme")
+    assert user.role is TeamRole.ADMIN
+    assert user.account_permissions == ["MANAGE_TEAM"]
+    assert user.last_login_at == datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    assert user.first_name is None
+    # As a closed session leaves what it read: detached, its identity known, nothing pending.
+    state = inspect(user)
+    assert state.detached and state.key == inspect(via_session[0]).key
+    assert not state.modified and not state.expired_attributes
+
+
+async def test_a_row_read_of_no_row_is_none(services: Services, world: World) -> None:
+    assert await user_row().one(services.db, user_id=999_999) is None
+
+
+async def test_a_row_read_is_counted_as_a_statement(
+    services: Services, world: World, count_statements: StatementCounter
+) -> None:
+    await user_row().one(services.db, user_id=world.admin.user_pk)
+    assert len(count_statements.statements) == 1
+    assert "FROM users JOIN organizations" in count_statements.statements[0]
+
+
+async def test_a_driver_error_takes_sqlalchemys_way_and_drops_the_connection(
+    services: Services, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invalidated: list[object] = []
+    original_invalidate = _ConnectionFairy.invalidate
+
+    def recording(self: _ConnectionFairy, *args: Any, **kwargs: Any) -> None:
+        invalidated.append(self)
+        original_invalidate(self, *args, **kwargs)
+
+    async def broken(*_: Any, **__: Any) -> Any:
+        raise ConnectionResetError("the connection went away")
+
+    monkeypatch.setattr(_ConnectionFairy, "invalidate", recording)
+    if is_postgres():
+        import asyncpg
+
+        monkeypatch.setattr(asyncpg.Connection, "fetch", broken)
+    else:
+        monkeypatch.setattr(sqlite_driver, "read", broken)
+    row = await user_row().one(services.db, user_id=world.admin.user_pk)
+    assert row is not None and row[0].email == "admin@acme.test"
+    assert len(invalidated) == 1
+
+
+async def test_a_key_matching_two_rows_is_an_error(services: Services, world: World) -> None:
+    by_org = row_reads.RowRead(
+        User, source=User.__table__, where=col(User.org_id) == bindparam("org_id")
+    )
+    with pytest.raises(LookupError):
+        await by_org.one(services.db, org_id=world.org)

@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, FromClause, Select, inspect, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.util import greenlet_spawn
 from sqlmodel import SQLModel
 
 from accessgraph import sqlite_driver
@@ -128,10 +129,12 @@ class RowRead:
         except Exception:
             # A broken connection must not go back to the pool; SQLAlchemy's way reports
             # the error (or reconnects) as it does for every other statement.
-            connection.invalidate()
+            await greenlet_spawn(connection.invalidate)
             return None
         finally:
-            connection.close()
+            # In a greenlet, as AsyncConnection does: giving back a connection the pool has no
+            # room for closes it, which awaits the driver.
+            await greenlet_spawn(connection.close)
         results = compiled.results
         return [
             tuple(

@@ -3,6 +3,7 @@ when the driver fails (issue 8: the credential's read on every request)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,3 +112,25 @@ async def test_a_key_matching_two_rows_is_an_error(services: Services, world: Wo
     )
     with pytest.raises(LookupError):
         await by_org.one(services.db, org_id=world.org)
+
+
+async def test_a_connection_the_pool_has_no_room_for_is_closed_cleanly(
+    services: Services, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every pooled connection lent (no transaction: giving one back awaits nothing): the read
+    # opens an overflow one and awaits it, the others come back meanwhile, so the pool is full
+    # when the read gives its connection back and closes it, which awaits the driver: that
+    # must happen in a greenlet.
+    engine = services.db.engine
+    held = [await engine.connect() for _ in range(engine.pool.size())]  # type: ignore[attr-defined]
+
+    async def give_back() -> None:
+        for connection in held:
+            await connection.close()
+
+    row, _ = await asyncio.gather(
+        user_row().one(services.db, user_id=world.admin.user_pk), give_back()
+    )
+    assert row is not None
+    assert "Exception closing connection" not in caplog.text
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]

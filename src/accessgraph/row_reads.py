@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import ColumnElement, FromClause, Select, inspect, select
 from sqlalchemy.engine import Dialect
@@ -79,7 +80,9 @@ class RowRead:
                 columns.append(part)
         self.statement: Select[Any] = select(*columns).select_from(source).where(where)
         self._layout = tuple(layout)
-        self._compiled: dict[Dialect, _Compiled] = {}
+        # Per engine's dialect (weak: tests build an engine each); the SQL, and the processors
+        # that the dialect's settings (its JSON decoder, say) shape.
+        self._compiled: WeakKeyDictionary[Dialect, _Compiled] = WeakKeyDictionary()
         self.direct = True  # False: always SQLAlchemy's way (tests compare the two)
 
     async def one(self, db: Database, **params: Any) -> tuple[Any, ...] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import strawberry
@@ -17,7 +18,8 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from accessgraph.faults import MaskErrorsKeepingOutages
 from accessgraph.schema.access import AccessMutations, AccessQueries
@@ -30,10 +32,12 @@ from accessgraph.schema.execution import Executor
 from accessgraph.schema.limits import (
     IntrospectionForMembers,
     max_directives_rule,
+    query_cost,
     query_cost_limiter,
 )
 from accessgraph.schema.node import resolve_node
 from accessgraph.schema.organization import OrganizationMutations, OrganizationQueries
+from accessgraph.schema.prepared import PreparedQueries
 from accessgraph.schema.projects import ProjectMutations, ProjectQueries
 from accessgraph.schema.subscriptions import (
     BYTES_SCALAR,
@@ -92,6 +96,42 @@ class AccessGraphSchema(strawberry.Schema):
     # Production: validation errors name no fields, arguments or types the caller did not
     # write ("Did you mean ...?" would map the schema for someone without introspection).
     hide_suggestions = False
+    # Queries whose document strawberry's path parsed and validated run straight on
+    # graphql-core (schema/prepared.py); None: every operation takes strawberry's path.
+    prepared_queries: PreparedQueries | None = None
+
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        queries = self.prepared_queries
+        if queries is not None:
+            prepared = queries.find(
+                query,
+                operation_name,
+                variable_values,
+                allowed_operation_types,
+                operation_extensions,
+            )
+            if prepared is not None:
+                return await queries.run(
+                    self, prepared, variable_values, context_value, root_value, operation_name
+                )
+        return await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -119,6 +159,15 @@ def build_schema(
         max_directives_rule(limits.max_directives),
     ]
     cost_limiter = query_cost_limiter(limits.max_query_cost)
+    masking = MaskErrorsKeepingOutages(should_mask_error=is_unexpected)
+    prepared = PreparedQueries(
+        cost=lambda document, name, variables: query_cost(
+            schema._schema, document, name, variables
+        ),
+        cost_limit=limits.max_query_cost,
+        mask=masking.anonymise_error,
+        should_mask=is_unexpected,
+    )
     schema = AccessGraphSchema(
         query=Query,
         mutation=Mutation,
@@ -132,9 +181,13 @@ def build_schema(
             cost_limiter,
             *([IntrospectionForMembers] if production else []),
             lambda: MaskErrorsKeepingOutages(should_mask_error=is_unexpected),
+            # Last: sees only operations that every rule above let through to execution.
+            *([prepared.learner] if not overrides else []),
         ],
         config=StrawberryConfig(scalar_map={Bytes: BYTES_SCALAR}),
         **{"execution_context_class": Executor, **overrides},
     )
     schema.hide_suggestions = production
+    if not overrides:  # overrides (tests) may change what execution is: strawberry's path
+        schema.prepared_queries = prepared
     return schema

@@ -67,6 +67,10 @@ class PlainObject(NamedTuple):
 
 
 Plain = PlainLeaf | PlainObject
+_TYPENAME = object()  # the step of a `__typename` field
+# A response field: its name, its fast path (or _TYPENAME, or None: graphql-core's way), and
+# graphql-core's field details.
+_Step = tuple[str, Plain | object | None, Any]
 
 # Per type of a schema; weak, so that a discarded schema (tests build many) is not kept.
 _PLAIN: WeakKeyDictionary[GraphQLObjectType, dict[str, Plain]] = WeakKeyDictionary()
@@ -167,6 +171,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 alive.track_async_work(values)
 
         self.async_helpers = GraphQLResolveInfoHelpers(gather=gather, track=track)
+        self._plans: dict[tuple[int, GraphQLObjectType], tuple[Any, list[_Step]]] = {}
 
     def execute_fields(
         self,
@@ -183,16 +188,27 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        plain = plain_fields(self.schema, parent_type)
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list in grouped_field_set.items():
-                field_name = field_details_list[0].node.name.value
-                fast = plain.get(field_name)
+            for response_name, fast, field_details_list in self._steps(
+                parent_type, grouped_field_set
+            ):
                 if type(fast) is PlainLeaf:
-                    value = _read(source_value, fast)
+                    # The coerced value, or Undefined when graphql-core must decide (a null
+                    # for a non-null field, a refused value, an error): its path reports
+                    # those exactly. Inline: this runs for every leaf of every row.
+                    try:
+                        value = fast.read(source_value)
+                        if value is not None:
+                            value = fast.coerce(value)
+                            if value is None:
+                                value = Undefined
+                        elif fast.non_null:
+                            value = Undefined
+                    except Exception:
+                        value = Undefined
                     if value is not Undefined:
                         results[response_name] = value
                         continue
@@ -205,7 +221,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                         if is_awaitable(value):
                             awaitable_fields.append(response_name)
                         continue
-                elif field_name == TYPENAME:
+                elif fast is _TYPENAME:
                     results[response_name] = parent_type.name
                     continue
                 result = self.execute_field(
@@ -237,6 +253,23 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return results
 
         return get_results()
+
+    def _steps(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[_Step]:
+        """Each response field with its fast path, if any: worked out once per selection (a
+        page's fifty rows share one) instead of once per row and field."""
+        key = (id(grouped_field_set), parent_type)
+        known = self._plans.get(key)
+        if known is not None and known[0] is grouped_field_set:
+            return known[1]
+        plain = plain_fields(self.schema, parent_type)
+        steps: list[_Step] = []
+        for response_name, field_details_list in grouped_field_set.items():
+            field_name = field_details_list[0].node.name.value
+            fast = _TYPENAME if field_name == TYPENAME else plain.get(field_name)
+            steps.append((response_name, fast, field_details_list))
+        # The selection is kept with its steps, so its id cannot be reused while they live.
+        self._plans[key] = (grouped_field_set, steps)
+        return steps
 
     def _complete_plain_object(
         self,
@@ -394,16 +427,3 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
-
-
-def _read(source: Any, leaf: PlainLeaf) -> Any:
-    """The field's coerced value, or Undefined when graphql-core must decide (a null for a
-    non-null field, a refused value, an error): its path reports those exactly."""
-    try:
-        value = leaf.read(source)
-        if value is None:
-            return Undefined if leaf.non_null else None
-        coerced = leaf.coerce(value)
-    except Exception:
-        return Undefined
-    return Undefined if coerced is None else coerced

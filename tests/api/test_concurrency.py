@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col
 
 from accessgraph.app import create_app
+from accessgraph.auth.backend import CredentialBackend
 from accessgraph.models import AccessToken, TeamRole, User, UserStatus
 from accessgraph.services import Services
-from tests.conftest import Actor, Factory, World
+from tests.conftest import Actor, Api, Factory, StatementCounter, World
 
 DEMOTE = """
 mutation($id: ID!) { updateUserRole(input: {userId: $id, role: DEVELOPER}) { user { role } errors { code } } }"""
@@ -105,12 +109,27 @@ async def test_concurrent_demotions_of_many_admins_keep_one(
 
 
 async def test_token_burst_with_stale_last_used_is_answered_and_writes_once(
-    client: httpx.AsyncClient, factory: Factory, services: Services, world: World, later: object
+    client: httpx.AsyncClient,
+    factory: Factory,
+    services: Services,
+    world: World,
+    later: object,
+    count_statements: StatementCounter,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # More simultaneous requests than the pool has connections, all due a lastUsedAt write:
     # authentication must never hold one connection while waiting for another.
     token = await factory.token(world.dev)
     later(minutes=5)  # type: ignore[operator]
+    write = services.db.write
+
+    @asynccontextmanager
+    async def slow_write() -> AsyncIterator[Any]:
+        await asyncio.sleep(0.05)  # the burst's other requests arrive meanwhile
+        async with write() as session:
+            yield session
+
+    monkeypatch.setattr(services.db, "write", slow_write)
     requests = [
         client.post("/graphql", json={"query": "{ viewer { email } }"}, headers=token.headers)
         for _ in range(40)
@@ -122,3 +141,33 @@ async def test_token_burst_with_stale_last_used_is_answered_and_writes_once(
         row = await session.get(AccessToken, token.extra["token_pk"])
     assert row is not None
     assert row.last_used_at == services.clock.now()
+    # One write for the burst, not one attempt per request (each a write transaction queued
+    # behind SQLite's write lock: seconds, once a minute, at 32 requests in flight).
+    updates = [s for s in count_statements.statements if s.startswith("UPDATE access_tokens")]
+    assert len(updates) == 1
+
+
+async def test_a_failed_last_used_write_is_tried_again_by_the_next_request(
+    api: Api,
+    factory: Factory,
+    services: Services,
+    world: World,
+    later: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    token = await factory.token(world.dev)
+    later(minutes=5)
+    original = CredentialBackend._write_last_used
+
+    async def unavailable(*_: Any) -> None:
+        raise OperationalError("UPDATE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(CredentialBackend, "_write_last_used", unavailable)
+    with pytest.raises(OperationalError):  # answered 503; the test transport re-raises
+        await api("{ viewer { email } }", as_=token)
+    monkeypatch.setattr(CredentialBackend, "_write_last_used", original)
+    body = await api("{ viewer { email } }", as_=token)
+    assert body["data"]["viewer"]["email"] == "dev@acme.test"
+    async with services.db.session() as session:
+        row = await session.get(AccessToken, token.extra["token_pk"])
+    assert row is not None and row.last_used_at == services.clock.now()

@@ -29,6 +29,7 @@ from accessgraph.schema.context import Context
 from accessgraph.schema.device_settings import DeviceSettingsMutations, DeviceSettingsQueries
 from accessgraph.schema.devices import DeviceMutations, DeviceQueries
 from accessgraph.schema.execution import Executor
+from accessgraph.schema.inputs import build_inputs_in_one_step
 from accessgraph.schema.limits import (
     IntrospectionForMembers,
     max_directives_rule,
@@ -188,6 +189,7 @@ def build_schema(
         **{"execution_context_class": Executor, **overrides},
     )
     schema.hide_suggestions = production
+    build_inputs_in_one_step(schema)
     if not overrides:  # overrides (tests) may change what execution is: strawberry's path
         schema.prepared_queries = prepared
     return schema

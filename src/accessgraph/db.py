@@ -64,6 +64,9 @@ class Database:
             **({_READ_ONLY: True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"})
         )
         self._reads = async_sessionmaker(reads, expire_on_commit=False)
+        # SQLite on a file: short reads by key on the event loop's own connection (see
+        # sqlite_driver.LoopReader); None elsewhere (PostgreSQL, in-memory, URL options).
+        self.loop_reader = _loop_reader(url) if self.is_sqlite else None
 
     def session(self) -> AsyncSession:
         """A session for reads (no transaction: each statement sees the latest committed state;
@@ -89,6 +92,8 @@ class Database:
             await conn.exec_driver_sql("SELECT 1")
 
     async def dispose(self) -> None:
+        if self.loop_reader is not None:
+            self.loop_reader.close()
         await self.engine.dispose()
 
 
@@ -97,6 +102,16 @@ async def lock_organization(session: AsyncSession, org_id: int) -> None:
     await session.execute(
         select(col(Organization.id)).where(col(Organization.id) == org_id).with_for_update()
     )
+
+
+def _loop_reader(url: str) -> sqlite_driver.LoopReader | None:
+    parsed = make_url(url)
+    path = parsed.database
+    if parsed.get_driver_name() != "aiosqlite" or parsed.query or not path:
+        return None
+    if path == ":memory:" or path.startswith("file:"):
+        return None
+    return sqlite_driver.LoopReader(path)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -26,6 +26,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import ColumnElement, FromClause, Select, inspect, select
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, Mapper, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.util import greenlet_spawn
@@ -117,16 +118,34 @@ class RowRead:
         listeners = engine.sync_engine.dispatch.before_cursor_execute
         if listeners:
             listeners(None, None, compiled.sql, tuple(args), None, False)
+        fetched: Sequence[Sequence[Any]] | None = None
+        if db.loop_reader is not None:
+            fetched = db.loop_reader.read(compiled.sql, tuple(args))
+        if fetched is None:
+            fetched = await self._on_pooled_connection(engine, driver, compiled.sql, args)
+        if fetched is None:
+            return None
+        results = compiled.results
+        return [
+            tuple(
+                value if process is None or value is None else process(value)
+                for value, process in zip(row, results, strict=True)
+            )
+            for row in fetched
+        ]
+
+    @staticmethod
+    async def _on_pooled_connection(
+        engine: AsyncEngine, driver: str, sql: str, args: list[Any]
+    ) -> Sequence[Sequence[Any]] | None:
         connection = await engine.raw_connection()
         try:
             driver_connection = connection.driver_connection
             assert driver_connection is not None
             if driver == "asyncpg":
-                fetched: Sequence[Sequence[Any]] = await driver_connection.fetch(
-                    compiled.sql, *args
-                )
+                rows: Sequence[Sequence[Any]] = await driver_connection.fetch(sql, *args)
             elif isinstance(connection.dbapi_connection, sqlite_driver.OneTripConnection):
-                fetched = await sqlite_driver.read(driver_connection, compiled.sql, tuple(args))
+                rows = await sqlite_driver.read(driver_connection, sql, tuple(args))
             else:
                 return None
         except Exception:
@@ -138,14 +157,7 @@ class RowRead:
             # In a greenlet, as AsyncConnection does: giving back a connection the pool has no
             # room for closes it, which awaits the driver.
             await greenlet_spawn(connection.close)
-        results = compiled.results
-        return [
-            tuple(
-                value if process is None or value is None else process(value)
-                for value, process in zip(row, results, strict=True)
-            )
-            for row in fetched
-        ]
+        return rows
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self._compiled.get(dialect)

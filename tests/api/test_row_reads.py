@@ -4,11 +4,13 @@ when the driver fails (issue 8: the credential's read on every request)."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, inspect, join, update
+from sqlalchemy import bindparam, event, inspect, join, update
 from sqlalchemy.pool.base import _ConnectionFairy
 from sqlmodel import col
 
@@ -95,6 +97,7 @@ async def test_a_driver_error_takes_sqlalchemys_way_and_drops_the_connection(
         raise ConnectionResetError("the connection went away")
 
     monkeypatch.setattr(_ConnectionFairy, "invalidate", recording)
+    monkeypatch.setattr(services.db, "loop_reader", None)  # SQLite: the pooled way
     if is_postgres():
         import asyncpg
 
@@ -115,12 +118,16 @@ async def test_a_key_matching_two_rows_is_an_error(services: Services, world: Wo
 
 
 async def test_a_connection_the_pool_has_no_room_for_is_closed_cleanly(
-    services: Services, world: World, caplog: pytest.LogCaptureFixture
+    services: Services,
+    world: World,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Every pooled connection lent (no transaction: giving one back awaits nothing): the read
     # opens an overflow one and awaits it, the others come back meanwhile, so the pool is full
     # when the read gives its connection back and closes it, which awaits the driver: that
     # must happen in a greenlet.
+    monkeypatch.setattr(services.db, "loop_reader", None)  # SQLite: the pooled way
     engine = services.db.engine
     held = [await engine.connect() for _ in range(engine.pool.size())]  # type: ignore[attr-defined]
 
@@ -134,3 +141,67 @@ async def test_a_connection_the_pool_has_no_room_for_is_closed_cleanly(
     assert row is not None
     assert "Exception closing connection" not in caplog.text
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+# --- SQLite: the event loop's own connection ---------------------------------------------------
+
+sqlite_only = pytest.mark.skipif(is_postgres(), reason="SQLite's loop reader")
+
+
+@pytest.fixture
+def checkouts(services: Services) -> Iterator[list[object]]:
+    seen: list[object] = []
+
+    def record(*args: Any) -> None:
+        seen.append(args)
+
+    event.listen(services.db.engine.sync_engine, "checkout", record)
+    yield seen
+    event.remove(services.db.engine.sync_engine, "checkout", record)
+
+
+@sqlite_only
+async def test_a_read_by_key_takes_no_pooled_connection_on_sqlite(
+    services: Services, world: World, checkouts: list[object]
+) -> None:
+    await user_row().one(services.db, user_id=world.admin.user_pk)  # the connection opened
+    checkouts.clear()
+    row = await user_row().one(services.db, user_id=world.admin.user_pk)
+    assert row is not None and row[0].email == "admin@acme.test"
+    assert checkouts == []
+
+
+@sqlite_only
+async def test_a_loop_read_that_fails_takes_the_pools_way(
+    services: Services, world: World, checkouts: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = sqlite_driver._read_inline
+    failures = [sqlite3.OperationalError("database is locked")]
+
+    def once_busy(connection: Any, operation: str, parameters: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return original(connection, operation, parameters)
+
+    monkeypatch.setattr(sqlite_driver, "_read_inline", once_busy)
+    row = await user_row().one(services.db, user_id=world.admin.user_pk)
+    assert row is not None and row[0].email == "admin@acme.test"
+    assert len(checkouts) == 1  # the pool's connection, after the loop's connection gave up
+
+
+@sqlite_only
+async def test_a_loop_read_past_its_budget_takes_the_pools_way(
+    services: Services, world: World, checkouts: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_driver, "INLINE_STEPS", 0)  # nothing fits in the loop
+    row = await user_row().one(services.db, user_id=world.admin.user_pk)
+    assert row is not None and row[0].email == "admin@acme.test"
+    assert len(checkouts) == 1
+
+
+@sqlite_only
+async def test_the_loops_connection_never_writes(services: Services, world: World) -> None:
+    reader = services.db.loop_reader
+    assert reader is not None
+    assert reader.read("DELETE FROM users", ()) is None  # refused: query_only
+    assert await user_row().one(services.db, user_id=world.admin.user_pk) is not None

@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import strawberry
 
@@ -191,3 +192,38 @@ def test_the_prepared_path_knows_every_schema_extension() -> None:
     assert _extension_names(build_schema()) == expected
     production = _extension_names(build_schema(production=True))
     assert production == [*expected[:5], "IntrospectionForMembers", *expected[5:]]
+
+
+async def test_a_prepared_answer_is_strawberrys_answer_byte_for_byte(
+    client: httpx.AsyncClient, world: World, strawberry_runs: list[str | None]
+) -> None:
+    request = {"query": TEAM, "variables": {"first": 2}, "operationName": "Team"}
+    first = await client.post("/graphql", json=request, headers=world.admin.headers)
+    again = await client.post("/graphql", json=request, headers=world.admin.headers)
+    assert strawberry_runs == [TEAM]
+    assert (again.status_code, again.content) == (first.status_code, first.content)
+    assert again.headers["content-type"] == first.headers["content-type"] == "application/json"
+    assert again.headers["content-security-policy"] == first.headers["content-security-policy"]
+
+
+async def test_only_a_plain_json_post_takes_the_prepared_way(
+    client: httpx.AsyncClient, world: World, strawberry_runs: list[str | None]
+) -> None:
+    headers = world.admin.headers
+    await client.post("/graphql", json={"query": ORGANIZATION}, headers=headers)  # learned
+    with_extensions = {"query": ORGANIZATION, "extensions": {"persistedQuery": None}}
+    assert (await client.post("/graphql", json=with_extensions, headers=headers)).status_code == 200
+    batch = await client.post("/graphql", json=[{"query": ORGANIZATION}], headers=headers)
+    assert batch.status_code == 400  # no batching, as before
+    as_text = await client.post(
+        "/graphql",
+        content=orjson.dumps({"query": ORGANIZATION}),
+        headers={**headers, "content-type": "text/plain"},
+    )
+    assert as_text.status_code == 415  # CSRF: a POST must be JSON
+    broken = await client.post(
+        "/graphql", content=b'{"query": ', headers={**headers, "content-type": "application/json"}
+    )
+    assert broken.status_code == 400
+    # The request with extensions and the batch took strawberry's path, as the first did.
+    assert strawberry_runs.count(ORGANIZATION) == 2

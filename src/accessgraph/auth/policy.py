@@ -609,12 +609,40 @@ class Policy:
         # never reused): no hashing of the frozen principal for every row of a page.
         self._last_principal: Principal | None = None
         self._last_held: Mapping[Permission, list[Grant]] = {}
+        # The decisions on plain resources (see `decide`) for the last caller, by identity.
+        self._decided_for: Principal | None = None
+        self._decided: dict[tuple[object, ...], Decision] = {}
 
     def decide(
         self,
         principal: Principal,
         action: Action | ArtifactAction,
         resource: Resource | None = None,
+    ) -> Decision:
+        if resource is None or self._resource_sources(type(resource)):
+            return self._decide(principal, action, resource)
+        # No source looks inside a resource of this class: the decision depends on the caller,
+        # the action, the class, and whether the resource is in the caller's organization and
+        # theirs (`_decide` reads nothing else of it). A page asks the same question per row.
+        key = (
+            type(action),  # an Action and an ArtifactAction may share a name (a StrEnum's hash)
+            action,
+            type(resource),
+            resource.org_id == principal.org_id,
+            _owner_id(resource) == principal.user_id,
+        )
+        if principal is not self._decided_for:
+            self._decided_for, self._decided = principal, {}
+        decision = self._decided.get(key)
+        if decision is None:
+            decision = self._decided[key] = self._decide(principal, action, resource)
+        return decision
+
+    def _decide(
+        self,
+        principal: Principal,
+        action: Action | ArtifactAction,
+        resource: Resource | None,
     ) -> Decision:
         rule = RULES[action] if isinstance(action, Action) else _ARTIFACT_RULES[action]
         refused = self._refused_regardless(principal, rule, resource)
@@ -695,14 +723,19 @@ class Policy:
         self._last_principal, self._last_held = principal, held
         return held
 
+    def _resource_sources(self, resource_type: type) -> tuple[GrantSource, ...]:
+        """The per-resource sources that may grant anything on a resource of this class."""
+        sources = self._per_resource_for.get(resource_type)
+        if sources is None:
+            sources = self._per_resource_for[resource_type] = tuple(
+                s for s in self._per_resource if issubclass(resource_type, s.resource_types)
+            )
+        return sources
+
     def _with_resource_grants(
         self, held: Mapping[Permission, list[Grant]], principal: Principal, resource: Resource
     ) -> Mapping[Permission, list[Grant]]:
-        sources = self._per_resource_for.get(type(resource))
-        if sources is None:
-            sources = self._per_resource_for[type(resource)] = tuple(
-                s for s in self._per_resource if issubclass(type(resource), s.resource_types)
-            )
+        sources = self._resource_sources(type(resource))
         if not sources:
             return held
         extra = [pair for source in sources for pair in source.grants(principal, resource)]

@@ -45,6 +45,7 @@ from graphql import (
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
 TYPENAME = "__typename"
@@ -123,6 +124,13 @@ def _plain(field: GraphQLField) -> Plain | None:
                 definition.python_name, field_type, item, non_null, True, item_type, item_non_null
             )
     return None
+
+
+def _declares_is_type_of(object_type: GraphQLObjectType) -> bool:
+    """Whether the type's `is_type_of` is its own (which may read `info`), not the one strawberry
+    makes for a type with interfaces (which reads only the object)."""
+    definition = object_type.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    return not isinstance(definition, StrawberryObjectDefinition) or bool(definition.is_type_of)
 
 
 def _default_resolver(field: GraphQLField, definition: StrawberryField) -> bool:
@@ -298,11 +306,14 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         items = value if plain.is_list else (value,)
         is_type_of = plain.object_type.is_type_of
         if is_type_of is not None:
-            field_def = self.schema.get_field(parent_type, field_details_list[0].node.name.value)
-            assert field_def is not None
-            info = self.build_resolve_info(
-                field_def, [details.node for details in field_details_list], parent_type, field_path
-            )
+            info: Any = None  # strawberry's own check never reads it: built only for a type's
+            if _declares_is_type_of(plain.object_type):  # own `is_type_of`
+                field_def = self.schema.get_field(
+                    parent_type, field_details_list[0].node.name.value
+                )
+                assert field_def is not None
+                nodes = [details.node for details in field_details_list]
+                info = self.build_resolve_info(field_def, nodes, parent_type, field_path)
             if any(item is not None and is_type_of(item, info) is not True for item in items):
                 return Undefined
         if plain.is_list and plain.item_non_null and any(item is None for item in items):

@@ -253,14 +253,32 @@ class IntrospectionForMembers(SchemaExtension):
         yield
 
 
+INTROSPECTION_FIELDS = frozenset({"__schema", "__type"})
+
+
 def _introspects(document: DocumentNode) -> bool:
+    return mentions(document, fields=INTROSPECTION_FIELDS)
+
+
+def mentions(
+    document: DocumentNode,
+    *,
+    fields: frozenset[str] = frozenset(),
+    directives: frozenset[str] = frozenset(),
+) -> bool:
+    """Whether the document has a field or a directive of one of these names."""
     found = False
 
     class Finder(Visitor):
-        def enter_field(self, node: FieldNode, *_: Any) -> None:
+        def enter_field(self, node: FieldNode, *_: Any) -> Any:
             nonlocal found
-            if node.name.value in ("__schema", "__type"):
-                found = True
+            found = node.name.value in fields
+            return self.BREAK if found else None
+
+        def enter_directive(self, node: DirectiveNode, *_: Any) -> Any:
+            nonlocal found
+            found = node.name.value in directives
+            return self.BREAK if found else None
 
     visit(document, Finder())
     return found

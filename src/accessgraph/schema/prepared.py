@@ -31,15 +31,11 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from graphql import (
-    DirectiveNode,
     DocumentNode,
-    FieldNode,
     GraphQLError,
     OperationDefinitionNode,
     OperationType,
-    Visitor,
     execute,
-    visit,
 )
 from graphql import (
     ExecutionResult as GraphQLExecutionResult,
@@ -50,8 +46,9 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as AllowedType
 from strawberry.utils.await_maybe import await_maybe
 
+from accessgraph.schema.limits import INTROSPECTION_FIELDS, mentions
+
 SIZE = 256  # documents kept, as the parser and validation caches keep
-_UNPREPARABLE_FIELDS = frozenset({"__schema", "__type"})
 _UNPREPARABLE_DIRECTIVES = frozenset({"defer", "stream"})
 
 
@@ -166,22 +163,4 @@ class Learner(SchemaExtension):
 
 
 def _preparable(document: DocumentNode) -> bool:
-    found = False
-
-    class Finder(Visitor):
-        def enter_field(self, node: FieldNode, *_: Any) -> Any:
-            nonlocal found
-            if node.name.value in _UNPREPARABLE_FIELDS:
-                found = True
-                return self.BREAK
-            return None
-
-        def enter_directive(self, node: DirectiveNode, *_: Any) -> Any:
-            nonlocal found
-            if node.name.value in _UNPREPARABLE_DIRECTIVES:
-                found = True
-                return self.BREAK
-            return None
-
-    visit(document, Finder())
-    return not found
+    return not mentions(document, fields=INTROSPECTION_FIELDS, directives=_UNPREPARABLE_DIRECTIVES)

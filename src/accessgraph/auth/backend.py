@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, join, or_, update
-from sqlmodel import SQLModel, col
+from sqlmodel import col
 from starlette.authentication import (
     AuthCredentials,
     AuthenticationBackend,
@@ -30,7 +31,14 @@ from accessgraph.auth import keys
 from accessgraph.auth.principal import ANONYMOUS, Principal, account_permissions_of
 from accessgraph.auth.tokens import InvalidToken, TokenKind, same_digest, sha256_hex
 from accessgraph.errors import UNAUTHENTICATED
-from accessgraph.models import AccessToken, LoginSession, Organization, User, UserStatus
+from accessgraph.models import (
+    AccessToken,
+    LoginSession,
+    Organization,
+    TokenPermission,
+    User,
+    UserStatus,
+)
 from accessgraph.row_reads import RowRead
 from accessgraph.services import Services
 
@@ -43,22 +51,49 @@ TOUCHED_MEMORY = 10_000  # tokens whose last write this process remembers
 
 # Built once, and read on the driver (row_reads.py): through the ORM's session this one read
 # was a third of a small request's CPU, on every authenticated request.
-def _credential_row(credential: type[SQLModel], user_id: Any, key: Any, name: str) -> RowRead:
-    """The credential's row by its key, with its user and the organization's access version."""
+class _SessionFacts(NamedTuple):
+    id: str
+    user_id: int
+    revoked_at: datetime | None
+    expires_at: datetime
+
+
+class _TokenFacts(NamedTuple):
+    id: int
+    owner_id: int
+    secret_hash: str
+    permission: TokenPermission
+    subscription_id: int | None
+    revoked_at: datetime | None
+    expires_at: datetime | None
+    last_used_at: datetime | None
+
+
+def _credential_row(facts: Sequence[Any], user_id: Any, key: Any, name: str) -> RowRead:
+    """The credential's facts (columns, not a whole row: an instance costs ~10 µs to build)
+    by its key, with its user and the organization's access version."""
     return RowRead(
-        credential,
+        *facts,
         User,
         col(Organization.access_version),
-        source=join(credential, User, col(User.id) == user_id).join(
+        source=join(facts[0].table, User, col(User.id) == user_id).join(
             Organization, col(Organization.id) == col(User.org_id)
         ),
         where=key == bindparam(name),
     )
 
 
-_SESSION_ROW = _credential_row(LoginSession, col(LoginSession.user_id), col(LoginSession.id), "jti")
+_SESSION_ROW = _credential_row(
+    [col(getattr(LoginSession, name)) for name in _SessionFacts._fields],
+    col(LoginSession.user_id),
+    col(LoginSession.id),
+    "jti",
+)
 _TOKEN_ROW = _credential_row(
-    AccessToken, col(AccessToken.owner_id), col(AccessToken.username), "username"
+    [col(getattr(AccessToken, name)) for name in _TokenFacts._fields],
+    col(AccessToken.owner_id),
+    col(AccessToken.username),
+    "username",
 )
 
 
@@ -114,7 +149,7 @@ class CredentialBackend(AuthenticationBackend):
         row = await _SESSION_ROW.one(self._services.db, jti=claims.jti)
         if row is None:
             return None
-        login, user, access_version = row
+        login, user, access_version = _SessionFacts._make(row[:4]), row[4], row[5]
         if (
             login.revoked_at is not None
             or login.expires_at <= now
@@ -141,7 +176,7 @@ class CredentialBackend(AuthenticationBackend):
         # for a second one let a burst of token requests exhaust the pool and hang.
         if row is None:
             return None
-        token, owner, access_version = row
+        token, owner, access_version = _TokenFacts._make(row[:8]), row[8], row[9]
         if (
             not same_digest(token.secret_hash, sha256_hex(value))
             or token.owner_id != claims.subject
@@ -154,12 +189,11 @@ class CredentialBackend(AuthenticationBackend):
             await self._touch(token, now)
         return _principal(owner, access_version, token=token)
 
-    async def _touch(self, token: AccessToken, now: datetime) -> None:
+    async def _touch(self, token: _TokenFacts, now: datetime) -> None:
         """Record use: once a minute per token from this process, whatever the burst (every
         request of a burst read the stale value, and each queued a write transaction behind
         SQLite's write lock: seconds at 32 in flight, once a minute); conditional in SQL, so
         other instances write it once too."""
-        assert token.id is not None
         stale = now - LAST_USED_PRECISION
         mine = self._touched.get(token.id)
         if mine is not None and mine > stale:
@@ -174,7 +208,7 @@ class CredentialBackend(AuthenticationBackend):
                 del self._touched[token.id]
             raise
 
-    async def _write_last_used(self, token: AccessToken, now: datetime, stale: datetime) -> None:
+    async def _write_last_used(self, token: _TokenFacts, now: datetime, stale: datetime) -> None:
         async with self._services.db.write() as session:
             await session.execute(
                 update(AccessToken)
@@ -197,7 +231,7 @@ def _principal(
     user: User,
     access_version: int,
     *,
-    token: AccessToken | None = None,
+    token: _TokenFacts | None = None,
     session_id: str | None = None,
 ) -> Principal:
     assert user.id is not None

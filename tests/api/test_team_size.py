@@ -151,3 +151,38 @@ async def test_an_empty_page_still_tells_the_kept_count(api: Api, world: World) 
         as_=world.admin,
     )
     assert body["data"]["users"] == {"totalCount": 3, "nodes": []}, body
+
+
+PAGES = """query Page($first: Int, $after: String, $last: Int, $before: String) {
+  users(first: $first, after: $after, last: $last, before: $before) {
+    totalCount
+    edges { cursor node { email } }
+    pageInfo { hasNextPage hasPreviousPage }
+  }
+}"""
+
+
+async def test_the_built_once_page_statement_answers_each_organization_and_cursor(
+    api: Api, world: World
+) -> None:
+    # The unfiltered page's statement is built once and reused (pagination.Shaped): every
+    # value (organization, cursors, size) must be the request's own, in every direction.
+    for actor, emails in (
+        (world.admin, ["admin@acme.test", "dev@acme.test", "dev2@acme.test"]),
+        (world.other_admin, ["admin@globex.test"]),
+        (world.admin, ["admin@acme.test", "dev@acme.test", "dev2@acme.test"]),
+    ):
+        whole = (await api(PAGES, {"first": 10}, as_=actor))["data"]["users"]
+        assert [e["node"]["email"] for e in whole["edges"]] == emails
+        assert whole["totalCount"] == len(emails)
+        first = (await api(PAGES, {"first": 1}, as_=actor))["data"]["users"]
+        assert [e["node"]["email"] for e in first["edges"]] == emails[:1]
+        assert first["pageInfo"]["hasNextPage"] is (len(emails) > 1)
+        cursor = first["edges"][0]["cursor"]
+        rest = (await api(PAGES, {"first": 10, "after": cursor}, as_=actor))["data"]["users"]
+        assert [e["node"]["email"] for e in rest["edges"]] == emails[1:]
+        last = (await api(PAGES, {"last": 1}, as_=actor))["data"]["users"]
+        assert [e["node"]["email"] for e in last["edges"]] == emails[-1:]
+        before = last["edges"][0]["cursor"]
+        earlier = (await api(PAGES, {"last": 10, "before": before}, as_=actor))["data"]["users"]
+        assert [e["node"]["email"] for e in earlier["edges"]] == emails[:-1]

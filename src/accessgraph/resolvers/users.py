@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -30,7 +30,7 @@ from accessgraph.models.invitation import supersede_open_invitations
 from accessgraph.resolvers import audit
 from accessgraph.resolvers.actors import require_now
 from accessgraph.resolvers.groups import leave_groups
-from accessgraph.resolvers.pagination import KeptCount, Page, PageArgs, fetch_page
+from accessgraph.resolvers.pagination import KeptCount, Page, PageArgs, Shaped, fetch_page
 from accessgraph.resolvers.tokens import mark_revoked
 from accessgraph.resolvers.validation import check_password, clean_email, clean_name
 from accessgraph.services import Services
@@ -83,11 +83,19 @@ async def list_users(
     require(services.policy, principal, Action.VIEW_USERS)
     org_id = principal.org_id
     assert org_id is not None
+    if flt == UserFilter():
+        # Every member, the console's usual question: a statement built once, and the number
+        # the database keeps.
+        members = KeptCount(col(Organization.live_users), org_id)
+        live = Shaped("live users", _live_users, {"org_id": org_id})
+        return await fetch_page(services.db, User, live, args, count=members)
     where = user_conditions(org_id, flt, services.clock.now())
-    # Every member, the console's usual question: the number the database keeps.
-    members = KeptCount(col(Organization.live_users), org_id)
-    unfiltered = flt == UserFilter()
-    return await fetch_page(services.db, User, where, args, count=members if unfiltered else None)
+    return await fetch_page(services.db, User, where, args)
+
+
+def _live_users() -> ColumnElement[bool]:
+    """`user_conditions` of no filter, the organization a bind parameter."""
+    return and_(col(User.org_id) == bindparam("org_id"), col(User.deleted_at).is_(None))
 
 
 async def load_live_user(session: AsyncSession, org_id: int, user_id: int) -> User:

@@ -233,3 +233,30 @@ async def test_plain_objects_never_reach_execute_field(resolved: list[str]) -> N
     )
     assert not result.errors
     assert resolved == ["Query.box"] + ["Item.slow"] * 2
+
+
+def test_enum_values_are_coerced_as_strawberry_coerces_them() -> None:
+    """The executor's table of each enum's members (execution._coercer) answers what
+    strawberry's own coercion answers, for every member of every enum of the API's schema;
+    anything else is strawberry's to coerce or refuse."""
+    from graphql import GraphQLError
+    from strawberry.schema.schema_converter import CustomGraphQLEnumType
+
+    from accessgraph.schema import build_schema
+    from accessgraph.schema.execution import _coercer
+
+    enums = [
+        t for t in build_schema()._schema.type_map.values() if isinstance(t, CustomGraphQLEnumType)
+    ]
+    assert len(enums) > 10
+    for enum_type in enums:
+        fast = _coercer(enum_type)
+        for member in enum_type.wrapped_cls:
+            assert fast(member) == enum_type.coerce_output_value(member), (enum_type, member)
+        raw = next(iter(enum_type.values.values())).value
+        assert fast(raw) == enum_type.coerce_output_value(raw)  # a raw value: strawberry's way
+        with pytest.raises(GraphQLError) as fast_error:
+            fast(object())
+        with pytest.raises(GraphQLError) as strawberry_error:
+            enum_type.coerce_output_value(object())
+        assert fast_error.value.message == strawberry_error.value.message

@@ -44,7 +44,7 @@ from graphql import (
 )
 from graphql.pyutils import Path, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
@@ -110,7 +110,7 @@ def _plain(field: GraphQLField) -> Plain | None:
     if is_leaf_type(inner):
         assert isinstance(inner, GraphQLLeafType)
         read = _reader(field, definition)
-        return PlainLeaf(read, inner.coerce_output_value, non_null) if read else None
+        return PlainLeaf(read, _coercer(inner), non_null) if read else None
     if not definition.is_basic_field or not _default_resolver(field, definition):
         return None
     if isinstance(inner, GraphQLObjectType):
@@ -124,6 +124,31 @@ def _plain(field: GraphQLField) -> Plain | None:
                 definition.python_name, field_type, item, non_null, True, item_type, item_non_null
             )
     return None
+
+
+def _coercer(leaf_type: GraphQLLeafType) -> Callable[[Any], Any]:
+    """The type's `coerce_output_value`; for a strawberry enum, a table of its members first:
+    strawberry's own compares the value with each of the enum's values in turn (~1 µs a
+    field). Anything not a member of the enum goes to strawberry's, as before."""
+    if not isinstance(leaf_type, CustomGraphQLEnumType):
+        return leaf_type.coerce_output_value
+    enum_class: Any = leaf_type.wrapped_cls  # an Enum class
+    coerce = leaf_type.coerce_output_value
+    names: dict[Any, str] = {}
+    for member in enum_class:
+        for name, value in leaf_type.values.items():  # strawberry's order: the first match
+            if member.value == value.value:
+                names.setdefault(member, name)
+                break
+
+    def coerce_member(value: Any) -> Any:
+        if type(value) is enum_class:
+            name = names.get(value)
+            if name is not None:
+                return name
+        return coerce(value)
+
+    return coerce_member
 
 
 def _declares_is_type_of(object_type: GraphQLObjectType) -> bool:

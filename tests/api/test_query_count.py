@@ -70,3 +70,18 @@ async def test_team_page_runs_at_most_five_statements(
     assert await _count(api, world, count_statements, TEAM_PAGE, 50) <= 5, (
         count_statements.statements
     )
+
+
+async def test_the_callers_own_user_is_not_read_again(
+    api: Api, world: World, factory: Factory, count_statements: StatementCounter
+) -> None:
+    # The credential's statement read the caller's user; the request's user loader starts with
+    # it, so a page of the caller's own tokens names their creator without a users statement.
+    await factory.token(world.dev, TokenPermission.READ_ONLY, name="mine")
+    query = "{ viewerTokens: tokens(first: 5) { nodes { name createdBy { email } } } }"
+    count_statements.statements.clear()
+    body = await api(query, as_=world.dev)
+    assert [n["createdBy"]["email"] for n in body["data"]["viewerTokens"]["nodes"]] == [
+        "dev@acme.test"
+    ]
+    assert not [s for s in count_statements.statements if "FROM users" in s.split("WHERE")[0]]

@@ -60,7 +60,13 @@ class Loaders:
     # token still names who created it).
     @cached_property
     def user_by_id(self) -> DataLoader[int, User | None]:
-        return DataLoader(load_fn=self._sources.load_users)
+        loader: DataLoader[int, User | None] = DataLoader(load_fn=self._sources.load_users)
+        # The caller's own row, read with the credential: primed when the loader is made, so
+        # a request that never loads a user pays for neither.
+        principal = self.principal
+        if principal.user_row is not None and principal.user_id is not None:
+            loader.prime(principal.user_id, principal.user_row)
+        return loader
 
     # The tokens of each owner that the caller may see (policy scope applied in SQL).
     @cached_property

@@ -26,8 +26,6 @@ class Context:
 
     def __post_init__(self) -> None:
         self.loaders = Loaders(self.services, self.principal)
-        if self.principal.user_row is not None and self.principal.user_id is not None:
-            self.loaders.user_by_id.prime(self.principal.user_id, self.principal.user_row)
 
     def can(self, action: Action, resource: Resource | None = None) -> bool:
         return self.services.policy.decide(self.principal, action, resource).allowed

@@ -153,6 +153,11 @@ class RowRead:
             # the error (or reconnects) as it does for every other statement.
             await greenlet_spawn(connection.invalidate)
             return None
+        except BaseException:
+            # Cancelled mid-statement (the request's timeout): the connection may still be
+            # busy with it, so it is not lent again; as SQLAlchemy does on such an exit.
+            await greenlet_spawn(connection.invalidate)
+            raise
         finally:
             # In a greenlet, as AsyncConnection does: giving back a connection the pool has no
             # room for closes it, which awaits the driver.

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col
 
@@ -170,4 +170,22 @@ async def test_a_failed_last_used_write_is_tried_again_by_the_next_request(
     assert body["data"]["viewer"]["email"] == "dev@acme.test"
     async with services.db.session() as session:
         row = await session.get(AccessToken, token.extra["token_pk"])
+    assert row is not None and row.last_used_at == services.clock.now()
+
+
+async def test_a_new_token_on_a_deleted_tokens_id_records_its_use(
+    api: Api, factory: Factory, services: Services, world: World
+) -> None:
+    # This process remembers when it last wrote each token's lastUsedAt; SQLite may give a
+    # deleted token's id to the next token, whose first use must still be recorded.
+    first = await factory.token(world.dev)
+    await api("{ viewer { email } }", as_=first)
+    async with services.db.write() as session:
+        await session.execute(
+            delete(AccessToken).where(col(AccessToken.id) == first.extra["token_pk"])
+        )
+    second = await factory.token(world.dev)
+    await api("{ viewer { email } }", as_=second)
+    async with services.db.session() as session:
+        row = await session.get(AccessToken, second.extra["token_pk"])
     assert row is not None and row.last_used_at == services.clock.now()

@@ -242,3 +242,12 @@ def test_limits_come_from_the_environment(tmp_path: Any) -> None:
     limits = Settings.from_env(env).limits
     assert (limits.max_query_cost, limits.max_body_bytes) == (500, 4096)
     assert limits.request_timeout_seconds == 2.5 and limits.max_depth == 12
+
+
+async def test_a_page_size_sent_as_a_float_costs_what_it_asks(api: Api, world: World) -> None:
+    # graphql-core takes 100.0 for an Int; the cost must too (it counted 50, the default).
+    body = await api(PROJECTS_WITH_MEMBERS, {"n": 100.0, "m": 100.0}, as_=world.admin)
+    assert problem(body) == {"code": "QUERY_TOO_COSTLY", "cost": 100 + 100 * 100, "limit": 10_000}
+    assert not (await api(PROJECTS_WITH_MEMBERS, {"n": 100.0, "m": 99.0}, as_=world.admin)).get(
+        "errors"
+    )

@@ -16,7 +16,7 @@ import strawberry
 
 from accessgraph.app import create_app
 from accessgraph.resolvers import organizations
-from accessgraph.schema import build_schema
+from accessgraph.schema import build_schema, prepared
 from accessgraph.services import Services
 from tests.conftest import Api, World, error_codes
 
@@ -227,3 +227,33 @@ async def test_only_a_plain_json_post_takes_the_prepared_way(
     assert broken.status_code == 400
     # The request with extensions and the batch took strawberry's path, as the first did.
     assert strawberry_runs.count(ORGANIZATION) == 2
+
+
+async def test_an_error_past_graphql_core_is_masked_on_the_prepared_path(
+    api: Api,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await api(ORGANIZATION, as_=world.admin)  # learned
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("SELECT secret FROM internals")
+
+    monkeypatch.setattr(prepared, "execute", broken)
+    with caplog.at_level(logging.ERROR, logger="accessgraph.graphql"):
+        body = await api(ORGANIZATION, as_=world.admin)  # 200, as strawberry's path answers
+    assert body["data"] is None
+    assert [e["message"] for e in body["errors"]] == ["Unexpected error."]
+    assert any("SELECT secret" in str(record.exc_info) for record in caplog.records)
+
+
+async def test_a_huge_number_in_the_variables_is_read_as_strawberry_reads_it(
+    api: Api, world: World, strawberry_runs: list[str | None]
+) -> None:
+    await api(TEAM, {"first": 1}, as_=world.admin)  # learned
+    huge = {"first": 123456789012345678901234567890}
+    prepared_answer = await api(TEAM, huge, as_=world.admin)
+    strawberrys = await api(TEAM.replace("Team(", "Fresh("), huge, as_=world.admin)
+    assert prepared_answer["errors"][0]["message"] == strawberrys["errors"][0]["message"]
+    assert "non 32-bit" in prepared_answer["errors"][0]["message"]

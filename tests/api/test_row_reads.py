@@ -205,3 +205,29 @@ async def test_the_loops_connection_never_writes(services: Services, world: Worl
     assert reader is not None
     assert reader.read("DELETE FROM users", ()) is None  # refused: query_only
     assert await user_row().one(services.db, user_id=world.admin.user_pk) is not None
+
+
+async def test_a_cancelled_read_does_not_lend_its_connection_again(
+    services: Services, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    invalidated: list[object] = []
+    original_invalidate = _ConnectionFairy.invalidate
+
+    def recording(self: _ConnectionFairy, *args: Any, **kwargs: Any) -> None:
+        invalidated.append(self)
+        original_invalidate(self, *args, **kwargs)
+
+    async def cancelled(*_: Any, **__: Any) -> Any:
+        raise asyncio.CancelledError  # the request's timeout, mid-statement
+
+    monkeypatch.setattr(_ConnectionFairy, "invalidate", recording)
+    monkeypatch.setattr(services.db, "loop_reader", None)
+    if is_postgres():
+        import asyncpg
+
+        monkeypatch.setattr(asyncpg.Connection, "fetch", cancelled)
+    else:
+        monkeypatch.setattr(sqlite_driver, "read", cancelled)
+    with pytest.raises(asyncio.CancelledError):
+        await user_row().one(services.db, user_id=world.admin.user_pk)
+    assert len(invalidated) == 1

@@ -100,8 +100,8 @@ _TOKEN_ROW = _credential_row(
 class CredentialBackend(AuthenticationBackend):
     def __init__(self, services: Services) -> None:
         self._services = services
-        # Token id -> the lastUsedAt this process wrote last (or is writing).
-        self._touched: dict[int, datetime] = {}
+        # Token username -> the lastUsedAt this process wrote last (or is writing).
+        self._touched: dict[str, datetime] = {}
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, Principal]:
         header = conn.headers.get("authorization")
@@ -186,26 +186,27 @@ class CredentialBackend(AuthenticationBackend):
         ):
             return None
         if token.last_used_at is None or token.last_used_at <= now - LAST_USED_PRECISION:
-            await self._touch(token, now)
+            await self._touch(token, claims.jti, now)
         return _principal(owner, access_version, token=token)
 
-    async def _touch(self, token: _TokenFacts, now: datetime) -> None:
+    async def _touch(self, token: _TokenFacts, username: str, now: datetime) -> None:
         """Record use: once a minute per token from this process, whatever the burst (every
         request of a burst read the stale value, and each queued a write transaction behind
         SQLite's write lock: seconds at 32 in flight, once a minute); conditional in SQL, so
         other instances write it once too."""
         stale = now - LAST_USED_PRECISION
-        mine = self._touched.get(token.id)
+        # By username (unique for good): a deleted token's id may be given to a new one.
+        mine = self._touched.get(username)
         if mine is not None and mine > stale:
             return
         if len(self._touched) >= TOUCHED_MEMORY:
             self._touched.clear()
-        self._touched[token.id] = now
+        self._touched[username] = now
         try:
             await self._write_last_used(token, now, stale)
         except BaseException:
-            if self._touched.get(token.id) is now:  # failed: the next request tries again
-                del self._touched[token.id]
+            if self._touched.get(username) is now:  # failed: the next request tries again
+                del self._touched[username]
             raise
 
     async def _write_last_used(self, token: _TokenFacts, now: datetime, stale: datetime) -> None:

@@ -72,7 +72,7 @@ def max_directives_rule(limit: int) -> type[ValidationRule]:
 # with the same page sizes costs the same, so repeated queries skip the walk. Each entry keeps
 # its schema and document, so the ids in its key cannot be reused while the entry lives.
 _COSTS: dict[
-    tuple[int, int, str | None, tuple[tuple[str, int], ...]],
+    tuple[int, int, str | None, tuple[tuple[str, int | float], ...]],
     tuple[GraphQLSchema, DocumentNode, int],
 ] = {}
 _COSTS_SIZE = 256
@@ -85,8 +85,10 @@ def query_cost(
     variables: Mapping[str, Any] | None,
 ) -> int:
     """How many objects the operation's connections could return at most."""
-    # Only integer variables can change a cost (page sizes); the key holds them all.
-    sizes = tuple(sorted((k, v) for k, v in (variables or {}).items() if type(v) is int))
+    # Only numbers can change a cost (page sizes: 100.0 is an Int); the key holds them all.
+    sizes = tuple(
+        sorted((k, v) for k, v in (variables or {}).items() if type(v) is int or type(v) is float)
+    )
     key = (id(schema), id(document), operation_name, sizes)
     known = _COSTS.get(key)
     if known is not None and known[0] is schema and known[1] is document:
@@ -199,8 +201,10 @@ def _page_size(field: FieldNode, variables: Mapping[str, Any]) -> int:
             return max(int(value.value), 0)
         if isinstance(value, VariableNode):
             given = variables.get(value.name.value)
-            if isinstance(given, int) and not isinstance(given, bool):
-                return max(given, 0)
+            if isinstance(given, float) and given.is_integer():
+                given = int(given)  # graphql-core takes 100.0 for an Int: so does the cost
+            if isinstance(given, int) and not isinstance(given, bool) and given < 2**31:
+                return max(given, 0)  # (a larger one is no Int: graphql-core refuses it)
     return DEFAULT_PAGE_SIZE
 
 

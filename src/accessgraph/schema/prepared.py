@@ -19,8 +19,9 @@ what the execution-time extensions do:
 Everything else takes strawberry's path, every time: mutations and subscriptions, a query where
 the request allows none (never, today), documents that introspect (`__schema`, `__type`: in
 production `IntrospectionForMembers` decides per caller) or use `@defer`/`@stream`, requests
-with `extensions`, and any schema built with other extensions than the ones named here
-(`KNOWN_EXTENSIONS`; a test fails when the list and `build_schema` differ). Authorization is
+with `extensions`, and any schema built with other extensions than the ones named here (a
+test, `test_the_prepared_path_knows_every_schema_extension`, fails when `build_schema`'s list
+changes). Authorization is
 untouched: it lives on the fields, which run the same resolvers and permission extensions.
 """
 
@@ -127,20 +128,25 @@ class PreparedQueries:
         operation_name: str | None,
     ) -> ExecutionResult:
         """graphql-core's execution, as strawberry's `_execute_operation` calls it."""
-        result: GraphQLExecutionResult = await await_maybe(
-            execute(
-                schema._schema,
-                prepared.document,
-                root_value=root_value,
-                middleware=None,
-                variable_values=variables,
-                operation_name=operation_name,
-                context_value=context_value,
-                executor_class=schema.execution_context_class,
-                is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
-                operation_extensions=None,
+        try:
+            result: GraphQLExecutionResult = await await_maybe(
+                execute(
+                    schema._schema,
+                    prepared.document,
+                    root_value=root_value,
+                    middleware=None,
+                    variable_values=variables,
+                    operation_name=operation_name,
+                    context_value=context_value,
+                    executor_class=schema.execution_context_class,
+                    is_awaitable=optimized_is_awaitable,  # type: ignore[arg-type]
+                    operation_extensions=None,
+                )
             )
-        )
+        except Exception as error:  # past graphql-core: strawberry answers it as an error too
+            result = GraphQLExecutionResult(
+                data=None, errors=[GraphQLError(str(error), original_error=error)]
+            )
         errors = result.errors
         if errors:
             schema.process_errors(errors, None)  # logs, before masking: as strawberry does

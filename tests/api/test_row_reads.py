@@ -83,20 +83,26 @@ async def test_a_row_read_is_counted_as_a_statement(
     assert "FROM users JOIN organizations" in count_statements.statements[0]
 
 
-async def test_a_driver_error_takes_sqlalchemys_way_and_drops_the_connection(
-    services: Services, world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    invalidated: list[object] = []
-    original_invalidate = _ConnectionFairy.invalidate
+@pytest.fixture
+def invalidated(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
+    """Each pooled connection invalidated (not to be lent again)."""
+    seen: list[object] = []
+    original = _ConnectionFairy.invalidate
 
     def recording(self: _ConnectionFairy, *args: Any, **kwargs: Any) -> None:
-        invalidated.append(self)
-        original_invalidate(self, *args, **kwargs)
+        seen.append(self)
+        original(self, *args, **kwargs)
 
+    monkeypatch.setattr(_ConnectionFairy, "invalidate", recording)
+    yield seen
+
+
+async def test_a_driver_error_takes_sqlalchemys_way_and_drops_the_connection(
+    services: Services, world: World, monkeypatch: pytest.MonkeyPatch, invalidated: list[object]
+) -> None:
     async def broken(*_: Any, **__: Any) -> Any:
         raise ConnectionResetError("the connection went away")
 
-    monkeypatch.setattr(_ConnectionFairy, "invalidate", recording)
     monkeypatch.setattr(services.db, "loop_reader", None)  # SQLite: the pooled way
     if is_postgres():
         import asyncpg
@@ -208,20 +214,12 @@ async def test_the_loops_connection_never_writes(services: Services, world: Worl
 
 
 async def test_a_cancelled_read_does_not_lend_its_connection_again(
-    services: Services, world: World, monkeypatch: pytest.MonkeyPatch
+    services: Services, world: World, monkeypatch: pytest.MonkeyPatch, invalidated: list[object]
 ) -> None:
-    invalidated: list[object] = []
-    original_invalidate = _ConnectionFairy.invalidate
-
-    def recording(self: _ConnectionFairy, *args: Any, **kwargs: Any) -> None:
-        invalidated.append(self)
-        original_invalidate(self, *args, **kwargs)
-
     async def cancelled(*_: Any, **__: Any) -> Any:
         raise asyncio.CancelledError  # the request's timeout, mid-statement
 
-    monkeypatch.setattr(_ConnectionFairy, "invalidate", recording)
-    monkeypatch.setattr(services.db, "loop_reader", None)
+    monkeypatch.setattr(services.db, "loop_reader", None)  # SQLite: the pooled way
     if is_postgres():
         import asyncpg
 

@@ -107,7 +107,7 @@ class GraphQLView(GraphQL[Context, None]):
         if queries is None or request.method != "POST":
             return None
         headers = request.headers
-        media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        media_type = _media_type(headers.get("content-type"))
         accept = headers.get("accept", "")
         if media_type != "application/json" or "multipart" in accept or "event-stream" in accept:
             return None
@@ -137,7 +137,7 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def parse_http_body(self, request: AsyncHTTPRequestAdapter) -> Any:
         if request.method == "POST":
-            media_type = (request.content_type or "").split(";")[0].strip().lower()
+            media_type = _media_type(request.content_type)
             if media_type != "application/json":
                 raise HTTPException(415, "POST a JSON body (Content-Type: application/json).")
         return await super().parse_http_body(request)
@@ -154,6 +154,11 @@ class GraphQLView(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+
+def _media_type(content_type: str | None) -> str:
+    """`application/json; charset=utf-8` -> `application/json`."""
+    return (content_type or "").split(";")[0].strip().lower()
 
 
 def create_app(

@@ -158,7 +158,6 @@ async def fetch_page(
             params["page_after"] = after
         if before is not None:
             params["page_before"] = before
-        matching: ColumnElement[bool] | None = None  # built only to count, if ever
     else:
         stmt = _page_statement(
             model,
@@ -170,7 +169,6 @@ async def fetch_page(
             ascending,
             args.size + 1,
         )
-        matching = where
     kept: int | None = None
     async with db.session() as session:
         result = await session.execute(stmt, params)
@@ -194,14 +192,11 @@ async def fetch_page(
         async with db.session() as session:
             if count is not None:  # an empty page: the kept number on its own
                 return int(await session.scalar(select(count.subquery())) or 0)
-            if matching is None:
-                assert isinstance(where, Shaped)
+            if isinstance(where, Shaped):  # built only to count, if ever
                 counted = select(func.count()).select_from(model).where(where.build())
                 total = await session.scalar(counted, dict(where.values))
             else:
-                total = await session.scalar(
-                    select(func.count()).select_from(model).where(matching)
-                )
+                total = await session.scalar(select(func.count()).select_from(model).where(where))
         return int(total or 0)
 
     return Page(rows, has_next, has_previous, count_rows)

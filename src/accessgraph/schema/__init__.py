@@ -166,8 +166,7 @@ def build_schema(
             schema._schema, document, name, variables
         ),
         cost_limit=limits.max_query_cost,
-        mask=masking.anonymise_error,
-        should_mask=is_unexpected,
+        masking=masking,
     )
     schema = AccessGraphSchema(
         query=Query,

@@ -42,7 +42,7 @@ from graphql import (
     ExecutionResult as GraphQLExecutionResult,
 )
 from strawberry.execution import optimized_is_awaitable
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import MaskErrors, SchemaExtension
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType as AllowedType
 from strawberry.utils.await_maybe import await_maybe
@@ -76,14 +76,12 @@ class PreparedQueries:
         self,
         cost: Callable[[DocumentNode, str | None, dict[str, Any] | None], int],
         cost_limit: int,
-        mask: Callable[[GraphQLError], GraphQLError],
-        should_mask: Callable[[GraphQLError], bool],
+        masking: MaskErrors,
     ) -> None:
         self._documents: OrderedDict[str, Prepared] = OrderedDict()
         self._cost = cost
         self._cost_limit = cost_limit
-        self._mask = mask
-        self._should_mask = should_mask
+        self._masking = masking  # the schema's MaskErrors: what it masks, and how
 
     def learner(self) -> SchemaExtension:
         return Learner(self)
@@ -150,7 +148,10 @@ class PreparedQueries:
         errors = result.errors
         if errors:
             schema.process_errors(errors, None)  # logs, before masking: as strawberry does
-            errors = [self._mask(e) if self._should_mask(e) else e for e in errors]
+            masking = self._masking
+            errors = [
+                masking.anonymise_error(e) if masking.should_mask_error(e) else e for e in errors
+            ]
         return ExecutionResult(data=result.data, errors=errors or None, extensions={})
 
 

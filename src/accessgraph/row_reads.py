@@ -1,14 +1,15 @@
-"""One row by key, read on the pooled connection's own driver (issue 8).
+"""Rows read on the pooled connection's own driver (issue 8).
 
-Every authenticated request reads its credential's row. Through SQLAlchemy's async session
-that read cost ~180 µs of CPU on SQLite and ~260 µs on PostgreSQL, of which the database's
-own work was ~20 and ~60: the rest was the session, the connection's events, the greenlet and
-the ORM's row loading. A `RowRead` is built once, compiled once per dialect, and run on the
-driver of a connection borrowed from the engine's pool (so the pool's size still bounds the
-connections): asyncpg's `fetch` on PostgreSQL, `sqlite_driver.read` on SQLite (in the event
-loop's thread within its budget). Its values pass through the column types' own result
-processors, as SQLAlchemy's would, and whole-table parts become detached instances, as a
-closed read session leaves them: the caller cannot tell which way the row came.
+Every authenticated request reads its credential's row, and the console's pages read a page of
+rows. Through SQLAlchemy's async session the credential's read cost ~180 µs of CPU on SQLite
+and ~260 µs on PostgreSQL, of which the database's own work was ~20 and ~60: the rest was the
+session, the connection's events, the greenlet and the ORM's row loading (~10 µs more a row).
+A `RowsRead` is built once, compiled once per dialect (and per length of each list it is
+given), and run on the driver of a connection borrowed from the engine's pool (so the pool's
+size still bounds the connections): asyncpg's `fetch` on PostgreSQL, `sqlite_driver.read` on
+SQLite (in the event loop's thread within its budget). Its values pass through the column
+types' own result processors, as SQLAlchemy's would, and whole-table parts become detached
+instances, as a closed read session leaves them: the caller cannot tell which way the rows came.
 
 Anything unusual takes SQLAlchemy's way instead, for this read: another driver, a driver
 error (the borrowed connection is then invalidated, as SQLAlchemy does with a broken one), so
@@ -19,7 +20,7 @@ context): statement counts stay true.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -27,7 +28,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import ColumnElement, FromClause, Select, inspect, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import Mapped, Mapper, make_transient_to_detached
+from sqlalchemy.orm import Mapped, Mapper
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.util import greenlet_spawn
 from sqlmodel import SQLModel
@@ -37,6 +38,10 @@ from accessgraph.db import Database
 
 Processor = Callable[[Any], Any] | None
 
+# Compiled forms kept per dialect of a read with lists, one per combination of their lengths
+# (compiling costs ~1 ms); past this many, a new combination takes SQLAlchemy's way.
+LENGTHS_KEPT = 128
+
 
 @dataclass(frozen=True)
 class _Part:
@@ -44,6 +49,7 @@ class _Part:
 
     mapper: Mapper[Any] | None
     keys: tuple[str, ...]  # attribute keys of the table's columns, in the row's order
+    primary_key: tuple[int, ...]  # the primary key's positions within `keys`
     start: int
     stop: int
 
@@ -51,21 +57,24 @@ class _Part:
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
-    names: tuple[str, ...]  # the bound parameters' names, in positional order
+    # Each bound parameter in positional order: the name of the value it takes, and for an item
+    # of a list its index; or no name and the statement's own value (SQLite's `OFFSET 0`).
+    sources: tuple[tuple[str | None, int | None, Any], ...]
     binds: tuple[Processor, ...]
-    results: tuple[Processor, ...]
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns that have one
 
 
-class RowRead:
-    """`SELECT <parts> FROM <source> WHERE <where>` for at most one row: each part is a
-    mapped SQLModel class (all its table's columns, returned as a detached instance) or a
-    column (returned as its value). `where` names its values with `bindparam`."""
+class RowsRead:
+    """`select(<parts>)` as `shape` finishes it (FROM, WHERE, ORDER BY, LIMIT, with its values
+    named by `bindparam`), built once. Each part is a mapped SQLModel class (all its table's
+    columns, returned as a detached instance) or a column (returned as its value). `lists` names
+    the expanding parameters (`column.in_(bindparam(name, expanding=True))`)."""
 
     def __init__(
         self,
         *parts: type[SQLModel] | ColumnElement[Any] | Mapped[Any],
-        source: FromClause,
-        where: ColumnElement[bool],
+        shape: Callable[[Select[Any]], Select[Any]],
+        lists: Collection[str] = (),
     ) -> None:
         columns: list[Any] = []  # table columns and column expressions
         layout: list[_Part] = []
@@ -74,45 +83,81 @@ class RowRead:
                 mapper: Mapper[Any] = inspect(part)
                 table_columns = list(mapper.local_table.columns)
                 keys = tuple(mapper.get_property_by_column(c).key for c in table_columns)
-                layout.append(_Part(mapper, keys, len(columns), len(columns) + len(keys)))
+                primary_key = tuple(
+                    next(i for i, column in enumerate(table_columns) if column is key)
+                    for key in mapper.primary_key
+                )
+                start = len(columns)
+                layout.append(_Part(mapper, keys, primary_key, start, start + len(keys)))
                 columns.extend(table_columns)
             else:
-                layout.append(_Part(None, (), len(columns), len(columns) + 1))
+                layout.append(_Part(None, (), (), len(columns), len(columns) + 1))
                 columns.append(part)
-        self.statement: Select[Any] = select(*columns).select_from(source).where(where)
+        self.statement: Select[Any] = shape(select(*columns))
         self._layout = tuple(layout)
-        # Per engine's dialect (weak: tests build an engine each); the SQL, and the processors
-        # that the dialect's settings (its JSON decoder, say) shape.
-        self._compiled: WeakKeyDictionary[Dialect, _Compiled] = WeakKeyDictionary()
+        self._lists = tuple(lists)
+        # Per engine's dialect (weak: tests build an engine each), then per lengths of the
+        # lists: the SQL, and the processors that the dialect's settings (its JSON decoder,
+        # say) shape.
+        self._compiled: WeakKeyDictionary[Dialect, dict[tuple[int, ...], _Compiled]] = (
+            WeakKeyDictionary()
+        )
         self.direct = True  # False: always SQLAlchemy's way (tests compare the two)
 
+    async def all(self, db: Database, **params: Any) -> list[tuple[Any, ...]]:
+        """Each row's parts (instances and values), in the statement's order."""
+        return [self.parts(row) for row in await self.values(db, **params)]
+
     async def one(self, db: Database, **params: Any) -> tuple[Any, ...] | None:
-        """The row's parts (instances and values), or None when no row matches. More than one
-        row is an error: `where` names one row by a unique key."""
-        engine = db.engine
-        driver = engine.dialect.driver
+        """The row's parts, or None when no row matches. More than one row is an error: the
+        statement names one row by a unique key."""
+        rows = await self.values(db, **params)
+        if not rows:
+            return None
+        if len(rows) > 1:
+            raise LookupError("a key matched more than one row")
+        return self.parts(rows[0])
+
+    async def values(self, db: Database, **params: Any) -> Sequence[Sequence[Any]]:
+        """The rows' column values, processed as SQLAlchemy's would be (see `parts`)."""
+        driver = db.engine.dialect.driver
         rows: Sequence[Sequence[Any]] | None = None
         if self.direct and driver in ("asyncpg", "aiosqlite"):
             rows = await self._direct(db, driver, params)
         if rows is None:  # SQLAlchemy's way: its errors, its reconnects
             async with db.session() as session:
                 rows = (await session.execute(self.statement, params)).all()
-        if not rows:
-            return None
-        if len(rows) > 1:
-            raise LookupError("a key matched more than one row")
-        return self._parts(rows[0])
+        return rows
+
+    def parts(self, row: Sequence[Any]) -> tuple[Any, ...]:
+        """A row's values as its parts: instances of the whole-table parts, values of the rest."""
+        parts: list[Any] = []
+        for part in self._layout:
+            if part.mapper is None:
+                parts.append(row[part.start])
+            elif row[part.start] is None:  # an outer join's missing side
+                parts.append(None)
+            else:
+                parts.append(_detached(part, row[part.start : part.stop]))
+        return tuple(parts)
 
     async def _direct(
         self, db: Database, driver: str, params: dict[str, Any]
     ) -> list[tuple[Any, ...]] | None:
         """The processed rows, read on the driver; None to take SQLAlchemy's way."""
         engine = db.engine
-        compiled = self._compile(engine.dialect)
+        compiled = self._compile(engine.dialect, params)
+        if compiled is None:
+            return None
         args = [
             value if process is None else process(value)
             for value, process in zip(
-                (params[name] for name in compiled.names), compiled.binds, strict=True
+                (
+                    own if name is None else params[name] if index is None else params[name][index]
+                    for name, index, own in compiled.sources
+                ),
+                compiled.binds,
+                strict=True,
             )
         ]
         listeners = engine.sync_engine.dispatch.before_cursor_execute
@@ -125,14 +170,17 @@ class RowRead:
             fetched = await self._on_pooled_connection(engine, driver, compiled.sql, args)
         if fetched is None:
             return None
-        results = compiled.results
-        return [
-            tuple(
-                value if process is None or value is None else process(value)
-                for value, process in zip(row, results, strict=True)
-            )
-            for row in fetched
-        ]
+        if not compiled.results:
+            return [tuple(row) for row in fetched]
+        processed: list[tuple[Any, ...]] = []
+        for row in fetched:
+            values = list(row)
+            for index, process in compiled.results:
+                value = values[index]
+                if value is not None:
+                    values[index] = process(value)
+            processed.append(tuple(values))
+        return processed
 
     @staticmethod
     async def _on_pooled_connection(
@@ -164,38 +212,69 @@ class RowRead:
             await greenlet_spawn(connection.close)
         return rows
 
-    def _compile(self, dialect: Dialect) -> _Compiled:
-        compiled = self._compiled.get(dialect)
-        if compiled is None:
-            done = self.statement.compile(dialect=dialect)
-            names = tuple(done.positiontup or ())
-            binds = tuple(
-                done.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-                for name in names
-            )
-            results = tuple(
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in self.statement.selected_columns
-            )
-            compiled = self._compiled[dialect] = _Compiled(str(done), names, binds, results)
+    def _compile(self, dialect: Dialect, params: dict[str, Any]) -> _Compiled | None:
+        lengths = tuple(len(params[name]) for name in self._lists)
+        by_lengths = self._compiled.get(dialect)
+        if by_lengths is None:
+            by_lengths = self._compiled[dialect] = {}
+        compiled = by_lengths.get(lengths)
+        if compiled is not None:
+            return compiled
+        if len(by_lengths) >= LENGTHS_KEPT:
+            return None
+        done = self.statement.compile(dialect=dialect)
+        # The caller's parameters: those the statement has no value of. Its own (SQLite's
+        # `OFFSET 0`, say) are part of its shape.
+        callers = {name for name, bind in done.binds.items() if bind.required}
+        if self._lists:  # each item of a list its own parameter, `<name>_<n>` from 1
+            rendered = self.statement.params({name: params[name] for name in callers})
+            done = rendered.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        sources: list[tuple[str | None, int | None, Any]] = []
+        processors: list[Processor] = []
+        for name in done.positiontup or ():
+            bind = done.binds.get(name)
+            if bind is None:
+                listed, _, number = name.rpartition("_")
+                assert listed in self._lists, name
+                bind = done.binds[listed]
+                sources.append((listed, int(number) - 1, None))
+            elif name in callers:
+                sources.append((name, None, None))
+            else:
+                sources.append((None, None, bind.effective_value))
+            processors.append(bind.type.dialect_impl(dialect).bind_processor(dialect))
+        results = []
+        for index, column in enumerate(self.statement.selected_columns):
+            process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+            if process is not None:
+                results.append((index, process))
+        compiled = by_lengths[lengths] = _Compiled(
+            str(done), tuple(sources), tuple(processors), tuple(results)
+        )
         return compiled
 
-    def _parts(self, row: Sequence[Any]) -> tuple[Any, ...]:
-        parts: list[Any] = []
-        for part in self._layout:
-            if part.mapper is None:
-                parts.append(row[part.start])
-            elif row[part.start] is None:  # an outer join's missing side
-                parts.append(None)
-            else:
-                parts.append(_detached(part.mapper, part.keys, row[part.start : part.stop]))
-        return tuple(parts)
+
+class RowRead(RowsRead):
+    """`SELECT <parts> FROM <source> WHERE <where>`, for the row of a unique key (`one`)."""
+
+    def __init__(
+        self,
+        *parts: type[SQLModel] | ColumnElement[Any] | Mapped[Any],
+        source: FromClause,
+        where: ColumnElement[bool],
+    ) -> None:
+        super().__init__(*parts, shape=lambda selected: selected.select_from(source).where(where))
 
 
-def _detached(mapper: Mapper[Any], keys: tuple[str, ...], values: Sequence[Any]) -> Any:
+def _detached(part: _Part, values: Sequence[Any]) -> Any:
     """An instance as a closed session leaves what it loaded: detached, with its identity and
-    every column loaded, no pending changes."""
+    every column loaded, no pending changes. (What `make_transient_to_detached` does, without
+    its checks and expiries, which cost ~6 µs a row: no model here has a relationship, so
+    every attribute is a column, and the instance is new.)"""
+    mapper = part.mapper
+    assert mapper is not None
     instance = mapper.class_manager.new_instance()
-    instance_state(instance).dict.update(zip(keys, values, strict=True))
-    make_transient_to_detached(instance)
+    state = instance_state(instance)
+    state.dict.update(zip(part.keys, values, strict=True))
+    state.key = mapper.identity_key_from_primary_key(tuple(values[i] for i in part.primary_key))
     return instance

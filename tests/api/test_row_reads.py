@@ -229,3 +229,74 @@ async def test_a_cancelled_read_does_not_lend_its_connection_again(
     with pytest.raises(asyncio.CancelledError):
         await user_row().one(services.db, user_id=world.admin.user_pk)
     assert len(invalidated) == 1
+
+
+# --- Many rows: lists, the statement's own values, and no value kept from an earlier read ------
+
+
+def users_of_org(*, direct: bool = True) -> row_reads.RowsRead:
+    """Users of an organization among some ids, at most `limit` (SQLite binds `OFFSET 0` too)."""
+    read = row_reads.RowsRead(
+        User,
+        col(User.email),
+        shape=lambda selected: selected.where(
+            col(User.org_id) == bindparam("org_id"),
+            col(User.id).in_(bindparam("user_ids", expanding=True)),
+        )
+        .order_by(col(User.id))
+        .limit(bindparam("limit")),
+        lists=("user_ids",),
+    )
+    read.direct = direct
+    return read
+
+
+async def test_a_read_of_many_rows_is_the_sessions_rows(services: Services, world: World) -> None:
+    acme = [world.admin.user_pk, world.dev.user_pk, world.dev2.user_pk]
+    read, via_session = users_of_org(), users_of_org(direct=False)
+    params = {"org_id": world.org, "user_ids": acme, "limit": 10}
+    rows = await read.all(services.db, **params)
+    expected = await via_session.all(services.db, **params)
+    assert [columns(user) for user, _ in rows] == [columns(user) for user, _ in expected]
+    assert [email for _, email in rows] == ["admin@acme.test", "dev@acme.test", "dev2@acme.test"]
+    assert all(inspect(user).detached for user, _ in rows)
+
+
+async def test_each_read_binds_its_own_values(services: Services, world: World) -> None:
+    """Compiled once per length of the list, never with an earlier read's values: the same
+    shape of read for another organization, other ids and another limit answers for those."""
+    read = users_of_org()
+    everyone = [
+        world.admin.user_pk,
+        world.dev.user_pk,
+        world.dev2.user_pk,
+        world.other_admin.user_pk,
+    ]
+
+    async def emails(org_id: int, user_ids: list[int | None], limit: int) -> list[str]:
+        rows = await read.all(services.db, org_id=org_id, user_ids=user_ids, limit=limit)
+        return [email for _, email in rows]
+
+    assert await emails(world.org, everyone, 10) == [
+        "admin@acme.test",
+        "dev@acme.test",
+        "dev2@acme.test",
+    ]
+    assert await emails(world.other_org, everyone, 10) == ["admin@globex.test"]
+    assert await emails(world.org, everyone, 1) == ["admin@acme.test"]
+    # The same length of list with other ids, then other lengths (none at all included).
+    assert await emails(world.org, [world.dev2.user_pk, -1, -2, -3], 10) == ["dev2@acme.test"]
+    assert await emails(world.org, [world.dev.user_pk], 10) == ["dev@acme.test"]
+    assert await emails(world.org, [], 10) == []
+
+
+async def test_too_many_lengths_of_a_list_take_sqlalchemys_way(
+    services: Services, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(row_reads, "LENGTHS_KEPT", 2)
+    read = users_of_org()
+    for n in range(1, 5):
+        ids = [world.admin.user_pk] + [-i for i in range(1, n)]
+        rows = await read.all(services.db, org_id=world.org, user_ids=ids, limit=5)
+        assert [email for _, email in rows] == ["admin@acme.test"]
+    assert len(next(iter(read._compiled.values()))) == 2

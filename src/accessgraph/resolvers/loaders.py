@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlmodel import col
 from strawberry.dataloader import DataLoader
 
@@ -35,7 +35,7 @@ from accessgraph.resolvers.projects import (
     roles_of_projects,
 )
 from accessgraph.resolvers.subscriptions import SubscriptionView, load_views
-from accessgraph.resolvers.tokens import visible_tokens
+from accessgraph.resolvers.tokens import visible_tokens_of
 from accessgraph.services import Services
 
 
@@ -215,19 +215,7 @@ class _Sources:
         return [found.get(i) for i in ids]
 
     async def load_tokens_by_owner(self, owner_ids: Sequence[int]) -> list[list[AccessToken]]:
-        where = and_(
-            visible_tokens(self.services, self.principal), col(AccessToken.owner_id).in_(owner_ids)
-        )
-        async with self.services.db.session() as session:
-            rows = (
-                (
-                    await session.execute(
-                        select(AccessToken).where(where).order_by(col(AccessToken.id))
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        rows = await visible_tokens_of(self.services, self.principal, owner_ids)
         grouped: dict[int, list[AccessToken]] = {i: [] for i in owner_ids}
         for row in rows:
             grouped[row.owner_id].append(row)

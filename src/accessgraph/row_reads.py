@@ -20,9 +20,9 @@ context): statement counts stay true.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import ColumnElement, FromClause, Select, inspect, select
@@ -80,16 +80,10 @@ class RowsRead:
         layout: list[_Part] = []
         for part in parts:
             if isinstance(part, type):
-                mapper: Mapper[Any] = inspect(part)
-                table_columns = list(mapper.local_table.columns)
-                keys = tuple(mapper.get_property_by_column(c).key for c in table_columns)
-                primary_key = tuple(
-                    next(i for i, column in enumerate(table_columns) if column is key)
-                    for key in mapper.primary_key
-                )
-                start = len(columns)
-                layout.append(_Part(mapper, keys, primary_key, start, start + len(keys)))
-                columns.extend(table_columns)
+                whole = _whole_table(part, len(columns))
+                layout.append(whole)
+                assert whole.mapper is not None
+                columns.extend(whole.mapper.local_table.columns)
             else:
                 layout.append(_Part(None, (), (), len(columns), len(columns) + 1))
                 columns.append(part)
@@ -264,6 +258,32 @@ class RowRead(RowsRead):
         where: ColumnElement[bool],
     ) -> None:
         super().__init__(*parts, shape=lambda selected: selected.select_from(source).where(where))
+
+
+M = TypeVar("M", bound=SQLModel)
+_WHOLE: dict[type[SQLModel], _Part] = {}
+
+
+def detached(model: type[M], values: Mapping[str, Any]) -> M:
+    """An instance of `model` from every one of its columns' values (by attribute key), as
+    `RowsRead` makes one: for rows read as plain values whose instance only some need."""
+    part = _WHOLE.get(model)
+    if part is None:
+        part = _WHOLE[model] = _whole_table(model, 0)
+    instance: M = _detached(part, [values[key] for key in part.keys])
+    return instance
+
+
+def _whole_table(model: type[SQLModel], start: int) -> _Part:
+    """The part of a row that holds all of `model`'s columns from `start` on."""
+    mapper: Mapper[Any] = inspect(model)
+    table_columns = list(mapper.local_table.columns)
+    keys = tuple(mapper.get_property_by_column(c).key for c in table_columns)
+    primary_key = tuple(
+        next(i for i, column in enumerate(table_columns) if column is key)
+        for key in mapper.primary_key
+    )
+    return _Part(mapper, keys, primary_key, start, start + len(keys))
 
 
 def _detached(part: _Part, values: Sequence[Any]) -> Any:

@@ -15,7 +15,8 @@ from sqlalchemy.pool.base import _ConnectionFairy
 from sqlmodel import col
 
 from accessgraph import row_reads, sqlite_driver
-from accessgraph.models import Organization, TeamRole, User
+from accessgraph.models import AccessToken, Organization, TeamRole, User
+from accessgraph.resolvers.tokens import TokenRow
 from accessgraph.services import Services
 from tests.conftest import StatementCounter, World, is_postgres
 
@@ -239,12 +240,14 @@ def users_of_org(*, direct: bool = True) -> row_reads.RowsRead:
     read = row_reads.RowsRead(
         User,
         col(User.email),
-        shape=lambda selected: selected.where(
-            col(User.org_id) == bindparam("org_id"),
-            col(User.id).in_(bindparam("user_ids", expanding=True)),
-        )
-        .order_by(col(User.id))
-        .limit(bindparam("limit")),
+        shape=lambda selected: (
+            selected.where(
+                col(User.org_id) == bindparam("org_id"),
+                col(User.id).in_(bindparam("user_ids", expanding=True)),
+            )
+            .order_by(col(User.id))
+            .limit(bindparam("limit"))
+        ),
         lists=("user_ids",),
     )
     read.direct = direct
@@ -300,3 +303,22 @@ async def test_too_many_lengths_of_a_list_take_sqlalchemys_way(
         rows = await read.all(services.db, org_id=world.org, user_ids=ids, limit=5)
         assert [email for _, email in rows] == ["admin@acme.test"]
     assert len(next(iter(read._compiled.values()))) == 2
+
+
+async def test_an_instance_made_from_plain_values_is_the_sessions(
+    services: Services, world: World
+) -> None:
+    """`detached`: what a page read as plain values makes when a field needs the model."""
+    async with services.db.session() as session:
+        loaded = await session.get(User, world.dev.user_pk)
+    assert loaded is not None
+    made = row_reads.detached(User, columns(loaded))
+    assert type(made) is User and columns(made) == columns(loaded)
+    state = inspect(made)
+    assert state.detached and state.key == inspect(loaded).key
+    assert not state.modified and not state.expired_attributes
+
+
+def test_a_token_row_holds_every_column_of_the_token() -> None:
+    """A `TokenRow` makes the model's instance (for the policy) from its values: all of them."""
+    assert set(TokenRow._fields) == {c.key for c in inspect(AccessToken).column_attrs}

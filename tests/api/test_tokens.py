@@ -1142,3 +1142,41 @@ async def test_revoke_token_twice_at_the_same_time_revokes_once(
             (await session.execute(select(AuditEvent.action))).scalars()  # type: ignore[call-overload]
         )
     assert actions.count("token.revoke") == len(targets)
+
+
+# --- A user's tokens (read as plain rows: issue 8) answer as the token page does --------------
+
+USERS_WITH_TOKENS = f"""
+query {{ users(first: 10) {{ nodes {{ email tokens {{ {TOKEN_FIELDS} }} }} }} }}"""
+
+
+@pytest.mark.parametrize("viewer", ["admin", "dev"])
+async def test_a_users_tokens_answer_as_the_token_page_does(
+    api: Api, world: World, factory: Factory, later: Later, viewer: str
+) -> None:
+    """Every field, the policy's answers (viewerCanRevoke, viewerCanDelete) and createdBy
+    included, and the scope (R15: a developer sees only their own tokens, nested or not)."""
+    await factory.token(world.admin, name="admin-ci")
+    await factory.token(
+        world.dev, TokenPermission.READ_ONLY, name="dev-expiring", expires_at=START + LONG
+    )
+    revoked = await factory.token(world.dev, name="dev-revoked")
+    await revoke(api, world.admin, revoked)
+    await factory.token(world.dev2, name="dev2-ci")
+    await factory.token(world.other_admin, name="globex-ci")
+    later(days=LONG.days)
+    caller = await relogin(factory, getattr(world, viewer))
+    listed = await api(TOKENS, {"first": 10}, as_=caller)
+    nested = await api(USERS_WITH_TOKENS, as_=caller)
+    assert not listed.get("errors") and not nested.get("errors"), (listed, nested)
+    page = [edge["node"] for edge in listed["data"]["tokens"]["edges"]]
+    by_user = [token for user in nested["data"]["users"]["nodes"] for token in user["tokens"]]
+    assert by_user == page
+    names_seen = [token["name"] for token in by_user]
+    if viewer == "admin":
+        assert names_seen == ["admin-ci", "dev-expiring", "dev-revoked", "dev2-ci"]
+        assert {t["name"]: t["status"] for t in by_user}["dev-expiring"] == "EXPIRED"
+        assert all(t["viewerCanRevoke"] == (t["status"] != "REVOKED") for t in by_user)
+    else:
+        assert names_seen == ["dev-expiring", "dev-revoked"]
+        assert [t["viewerCanDelete"] for t in by_user] == [True, True]

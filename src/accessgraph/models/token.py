@@ -36,8 +36,14 @@ class AccessToken(SQLModel, table=True):
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     def status_at(self, now: datetime) -> TokenStatus:
-        if self.revoked_at is not None:
-            return TokenStatus.REVOKED
-        if self.expires_at is not None and self.expires_at <= now:
-            return TokenStatus.EXPIRED
-        return TokenStatus.ACTIVE
+        return token_status(self.revoked_at, self.expires_at, now)
+
+
+def token_status(
+    revoked_at: datetime | None, expires_at: datetime | None, now: datetime
+) -> TokenStatus:
+    if revoked_at is not None:
+        return TokenStatus.REVOKED
+    if expires_at is not None and expires_at <= now:
+        return TokenStatus.EXPIRED
+    return TokenStatus.ACTIVE

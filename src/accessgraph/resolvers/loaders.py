@@ -17,7 +17,6 @@ from strawberry.dataloader import DataLoader
 from accessgraph.auth.access import AccessIndex
 from accessgraph.auth.principal import Principal
 from accessgraph.models import (
-    AccessToken,
     DeviceEvent,
     DeviceGroup,
     Group,
@@ -35,7 +34,7 @@ from accessgraph.resolvers.projects import (
     roles_of_projects,
 )
 from accessgraph.resolvers.subscriptions import SubscriptionView, load_views
-from accessgraph.resolvers.tokens import visible_tokens_of
+from accessgraph.resolvers.tokens import TokenRow, visible_tokens_of
 from accessgraph.services import Services
 
 
@@ -70,7 +69,7 @@ class Loaders:
 
     # The tokens of each owner that the caller may see (policy scope applied in SQL).
     @cached_property
-    def tokens_by_owner(self) -> DataLoader[int, list[AccessToken]]:
+    def tokens_by_owner(self) -> DataLoader[int, list[TokenRow]]:
         return DataLoader(load_fn=self._sources.load_tokens_by_owner)
 
     # Subscriptions of the caller's organization, each with the caller's role in it.
@@ -214,9 +213,9 @@ class _Sources:
         found = {row.id: row for row in rows}
         return [found.get(i) for i in ids]
 
-    async def load_tokens_by_owner(self, owner_ids: Sequence[int]) -> list[list[AccessToken]]:
+    async def load_tokens_by_owner(self, owner_ids: Sequence[int]) -> list[list[TokenRow]]:
         rows = await visible_tokens_of(self.services, self.principal, owner_ids)
-        grouped: dict[int, list[AccessToken]] = {i: [] for i in owner_ids}
+        grouped: dict[int, list[TokenRow]] = {i: [] for i in owner_ids}
         for row in rows:
             grouped[row.owner_id].append(row)
         return [grouped[i] for i in owner_ids]

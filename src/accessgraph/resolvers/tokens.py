@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +23,7 @@ from accessgraph.resolvers import audit
 from accessgraph.resolvers.actors import require_now
 from accessgraph.resolvers.pagination import KeptCount, Page, PageArgs, fetch_page
 from accessgraph.resolvers.validation import check_future, has_control
-from accessgraph.row_reads import RowsRead
+from accessgraph.row_reads import RowsRead, detached
 from accessgraph.services import Services
 
 USERNAME_PREFIX = "agt-"
@@ -64,10 +64,33 @@ def _visible(scope: Scope, org_id: Any, user_id: Any) -> ColumnElement[bool]:
     return condition
 
 
+class TokenRow(NamedTuple):
+    """A token's columns as a nested page reads them: values, not an ORM instance (~4 µs a row
+    less for a page that shows only them); `instance()` makes the model's when needed."""
+
+    id: int
+    org_id: int
+    owner_id: int
+    subscription_id: int | None
+    name: str
+    permission: TokenPermission
+    username: str
+    secret_hash: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    revoked_by_id: int | None
+    last_used_at: datetime | None
+
+    def instance(self) -> AccessToken:
+        """The token as a closed read session leaves it (detached, every column loaded)."""
+        return detached(AccessToken, self._asdict())
+
+
 def _of_owners(scope: Scope) -> RowsRead:
     """`visible_tokens` of a batch of owners, in id order, built once per scope."""
     return RowsRead(
-        AccessToken,
+        *(col(getattr(AccessToken, name)) for name in TokenRow._fields),
         shape=lambda selected: selected.where(
             _visible(scope, bindparam("org_id"), bindparam("user_id")),
             col(AccessToken.owner_id).in_(bindparam("owner_ids", expanding=True)),
@@ -83,13 +106,13 @@ _OF_OWNERS = {scope: _of_owners(scope) for scope in (Scope.ALL, Scope.OWN)}
 
 async def visible_tokens_of(
     services: Services, principal: Principal, owner_ids: Sequence[int]
-) -> list[AccessToken]:
+) -> list[TokenRow]:
     """The personal tokens of these owners that the caller may see (`visible_tokens`)."""
     scope = require(services.policy, principal, Action.VIEW_TOKENS).scope
     params: dict[str, Any] = {"org_id": principal.org_id, "owner_ids": list(owner_ids)}
     if scope == Scope.OWN:
         params["user_id"] = principal.user_id
-    return [token for (token,) in await _OF_OWNERS[scope].all(services.db, **params)]
+    return [TokenRow._make(row) for row in await _OF_OWNERS[scope].values(services.db, **params)]
 
 
 async def list_tokens(

@@ -11,6 +11,7 @@ import strawberry
 from accessgraph import models
 from accessgraph.auth.directives import requires
 from accessgraph.auth.policy import Action, SubscriptionResource
+from accessgraph.models.token import token_status
 from accessgraph.resolvers import leaks, tokens
 from accessgraph.resolvers.pagination import PageArgs
 from accessgraph.schema.base import Connection, Node, UserError, from_global_id, to_global_id
@@ -34,14 +35,14 @@ class Token(Node):
     expires_at: datetime | None = strawberry.field(description="null: never expires.")
     last_used_at: datetime | None
     revoked_at: datetime | None
-    _model: strawberry.Private[models.AccessToken]
+    _row: strawberry.Private[models.AccessToken | tokens.TokenRow]
     _ctx: strawberry.Private[Context]
     _subscription: strawberry.Private[SubscriptionResource | None]
 
     @classmethod
     def of(
         cls,
-        token: models.AccessToken,
+        token: models.AccessToken | tokens.TokenRow,
         ctx: Context,
         subscription: SubscriptionResource | None = None,
     ) -> Token:
@@ -53,15 +54,24 @@ class Token(Node):
             name=token.name,
             permission=token.permission,
             username=token.username,
-            status=token.status_at(ctx.now),
+            status=token_status(token.revoked_at, token.expires_at, ctx.now),
             created_at=token.created_at,
             expires_at=token.expires_at,
             last_used_at=token.last_used_at,
             revoked_at=token.revoked_at,
-            _model=token,
+            _row=token,
             _ctx=ctx,
             _subscription=subscription,
         )
+
+    @property
+    def _model(self) -> models.AccessToken:
+        """The token's model, made from a page's row when a field first needs it (a policy
+        decision): the policy always decides on the model itself."""
+        row = self._row
+        if isinstance(row, tokens.TokenRow):
+            row = self._row = row.instance()
+        return row
 
     # Computed only when asked for, like User.viewerCan... (see there).
     @strawberry.field
@@ -86,7 +96,7 @@ class Token(Node):
     ) -> Annotated[User, strawberry.lazy("accessgraph.schema.users")] | None:
         from accessgraph.schema.users import User
 
-        row = await info.context.loaders.user_by_id.load(self._model.owner_id)
+        row = await info.context.loaders.user_by_id.load(self._row.owner_id)
         return User.of(row, info.context) if row is not None else None
 
 

@@ -685,3 +685,41 @@ def test_decide_with_another_source_still_caps_read_only_tokens_and_other_orgs()
     assert outcome(policy, PRINCIPALS["dev_ro"], Action.INVITE_USER) == "DENY"
     assert outcome(policy, PRINCIPALS["developer"], Action.INVITE_USER, Thing(OTHER_ORG)) == "DENY"
     assert outcome(policy, PRINCIPALS["developer"], Action.INVITE_USER, Thing(ORG)) == "ALL"
+
+
+def test_the_owner_of_a_model_is_its_owner_id_column(policy: Policy) -> None:
+    """A token (a mapped class with `owner_id`) is its owner's own; a user (a mapped class
+    without one) is nobody's, not even their own, whatever its id."""
+    from datetime import UTC, datetime
+
+    from accessgraph.models import AccessToken, User
+
+    developer = PRINCIPALS["developer"]
+    now = datetime(2026, 12, 5, tzinfo=UTC)
+
+    def token(owner: int) -> AccessToken:
+        return AccessToken(
+            id=7,
+            org_id=ORG,
+            owner_id=owner,
+            name="ci",
+            permission=TokenPermission.READ_ONLY,
+            username="agt-x",
+            secret_hash="0" * 64,
+            created_at=now,
+        )
+
+    assert policy.decide(developer, Action.REVOKE_TOKEN, token(DEV_PK)).scope == Scope.OWN
+    assert not policy.decide(developer, Action.REVOKE_TOKEN, token(DEV_PK + 1)).allowed
+    assert developer.user_id is not None
+    yourself = User(
+        id=developer.user_id,
+        org_id=ORG,
+        email="dev@acme.test",
+        role=TeamRole.DEVELOPER,
+        status="ACTIVE",
+        created_at=now,
+    )
+    # Only an admin may change a role, their own included: no "own" rule reaches a user.
+    assert not policy.decide(developer, Action.UPDATE_USER_ROLE, yourself).allowed
+    assert policy.decide(PRINCIPALS["admin"], Action.UPDATE_USER_ROLE, yourself).allowed

@@ -472,7 +472,10 @@ class Server:
 
 
 def app_server(seeded: Seeded, name: str = "app") -> Server:
-    """The real app (`accessgraph serve`'s factory) on `seeded`'s database."""
+    """The real app (`accessgraph serve`'s factory, event loop and HTTP parser) on `seeded`'s
+    database."""
+    from accessgraph.serving import UVICORN_OPTIONS  # the default loop and parser
+
     return Server(
         name,
         "accessgraph.app:app_from_env",
@@ -481,7 +484,7 @@ def app_server(seeded: Seeded, name: str = "app") -> Server:
             "ACCESSGRAPH_SECRET_KEY": SECRET_KEY,
             "ACCESSGRAPH_ENV": "production",
         },
-        [],
+        ["--loop", str(UVICORN_OPTIONS["loop"]), "--http", str(UVICORN_OPTIONS["http"])],
         seeded.database_url,
     )
 

@@ -26,12 +26,19 @@ APP = "accessgraph.app:app_from_env"
 RESTART_DELAY_SECONDS = 1.0
 
 
+# The event loops `--loop` offers. asyncio's is the default: it serves the connections in
+# turn. uvloop's serves ~5% more small requests a second but not in turn once a request takes
+# a millisecond or more of CPU: at 32 connections of team pages (~2 ms each) its p99 was
+# ~500 ms against a p50 of ~60 (asyncio: ~100 ms), the same with a bare app that only burns
+# 2 ms (bench/README.md, "The event loop").
+LOOPS = ("asyncio", "uvloop")
+
 # How every worker runs the app (the factory builds its own engine, caches and loaders).
 UVICORN_OPTIONS: dict[str, object] = {
     "factory": True,
-    # Dependencies of the project, named so that a missing one fails loudly instead of
-    # falling back to asyncio's loop and h11 (bench/README.md: ~15% fewer checks per second).
-    "loop": "uvloop",
+    "loop": "asyncio",
+    # A dependency of the project, named so that a missing one fails loudly instead of
+    # falling back to h11 (bench/README.md: ~15% fewer checks per second).
     "http": "httptools",
     "log_level": "info",
     "access_log": False,
@@ -39,12 +46,20 @@ UVICORN_OPTIONS: dict[str, object] = {
 }
 
 
-def serve(host: str, port: int, workers: int) -> None:
+def options(loop: str = "asyncio") -> dict[str, object]:
+    """uvicorn's options for a worker on `loop` (one of LOOPS)."""
+    if loop not in LOOPS:
+        raise ValueError(f"unknown event loop {loop!r}: one of {', '.join(LOOPS)}")
+    return {**UVICORN_OPTIONS, "loop": loop}
+
+
+def serve(host: str, port: int, workers: int, loop: str = "asyncio") -> None:
     """Serve until SIGINT/SIGTERM: in this process for one worker, else a supervisor."""
+    chosen = options(loop)
     if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
-        uvicorn.run(APP, host=host, port=port, workers=workers, **UVICORN_OPTIONS)  # type: ignore[arg-type]
+        uvicorn.run(APP, host=host, port=port, workers=workers, **chosen)  # type: ignore[arg-type]
         return
-    _supervise(host, port, workers)
+    _supervise(host, port, workers, chosen)
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
@@ -57,22 +72,24 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int) -> None:
+def _worker(host: str, port: int, chosen: dict[str, object]) -> None:
     """One worker process: its own SO_REUSEPORT socket, its own app (engine, caches)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     sock = _listening_socket(host, port)
-    config = uvicorn.Config(APP, host=host, port=port, **UVICORN_OPTIONS)  # type: ignore[arg-type]
+    config = uvicorn.Config(APP, host=host, port=port, **chosen)  # type: ignore[arg-type]
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def _supervise(host: str, port: int, workers: int) -> None:
+def _supervise(host: str, port: int, workers: int, chosen: dict[str, object]) -> None:
     # Fail at once, in the supervisor, if the address is taken or not ours to bind.
     _listening_socket(host, port).close()
     context = multiprocessing.get_context("spawn")
     stopping = False
 
     def start() -> BaseProcess:
-        process = context.Process(target=_worker, args=(host, port), name="accessgraph-worker")
+        process = context.Process(
+            target=_worker, args=(host, port, chosen), name="accessgraph-worker"
+        )
         process.start()
         log.info("started worker %s", process.pid)
         return process

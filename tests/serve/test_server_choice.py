@@ -1,20 +1,41 @@
-"""`accessgraph serve` runs uvicorn on uvloop with the httptools parser (issue 8: chosen from
-numbers, bench/README.md), and both are installed with the project."""
+"""`accessgraph serve` runs uvicorn with the httptools parser on asyncio's event loop, or on
+uvloop when asked (issue 8: chosen from numbers, bench/README.md "The event loop"); both are
+installed with the project."""
 
 from __future__ import annotations
 
+import pytest
 import uvicorn
+from typer.testing import CliRunner
 from uvicorn.config import HTTP_PROTOCOLS, LOOP_FACTORIES
 from uvicorn.importer import import_from_string
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from accessgraph import serving
+from accessgraph.cli import cli
 
 
-def test_serve_asks_uvicorn_for_uvloop_and_httptools() -> None:
-    config = uvicorn.Config(serving.APP, **serving.UVICORN_OPTIONS)  # type: ignore[arg-type]
-    assert (config.loop, config.http) == ("uvloop", "httptools")
+def test_serve_asks_uvicorn_for_asyncio_and_httptools() -> None:
+    config = uvicorn.Config(serving.APP, **serving.options())  # type: ignore[arg-type]
+    assert (config.loop, config.http) == ("asyncio", "httptools")
     # What uvicorn imports for those names (an ImportError here is a missing dependency).
     assert import_from_string(HTTP_PROTOCOLS["httptools"]) is HttpToolsProtocol
+
+
+def test_serve_runs_on_uvloop_when_asked() -> None:
+    config = uvicorn.Config(serving.APP, **serving.options("uvloop"))  # type: ignore[arg-type]
+    assert config.loop == "uvloop"
     loop_factory = import_from_string(str(LOOP_FACTORIES["uvloop"]))
     assert "uvloop" in loop_factory.__module__
+
+
+def test_an_unknown_loop_is_refused_before_anything_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    served: list[object] = []
+    monkeypatch.setattr(serving, "serve", lambda *args: served.append(args))
+    result = CliRunner().invoke(cli, ["serve", "--loop", "trio"])
+    assert result.exit_code == 2 and "--loop" in result.output
+    assert served == []
+    with pytest.raises(ValueError, match="unknown event loop"):
+        serving.options("trio")

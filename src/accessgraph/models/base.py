@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -34,6 +35,23 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Callable[[Any], Any]:
+        """What TypeDecorator's does (the dialect's parsing, then `process_result_value`), in
+        one function: a page of fifty users with their tokens reads ~650 datetimes (issue 8)."""
+        parse = self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype)
+
+        def process(value: Any) -> datetime | None:
+            if value is None:
+                return None
+            if parse is not None:
+                value = parse(value)
+            assert isinstance(value, datetime)
+            if value.tzinfo is None:
+                return value.replace(tzinfo=UTC)
+            return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+        return process
 
 
 def enum_column(enum: type[StrEnum]) -> Enum:

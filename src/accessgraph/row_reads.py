@@ -38,9 +38,15 @@ from accessgraph.db import Database
 
 Processor = Callable[[Any], Any] | None
 
-# Compiled forms kept per dialect of a read with lists, one per combination of their lengths
-# (compiling costs ~1 ms); past this many, a new combination takes SQLAlchemy's way.
-LENGTHS_KEPT = 128
+# Compiled forms kept per dialect of a read with lists, one per combination of their sizes
+# (compiling costs ~1 ms); past this many, a new combination takes SQLAlchemy's way. A list is
+# sent at the next power of two of its length, its last item repeated (`IN` is unchanged), so a
+# list of up to 100 ids has one of 8 sizes.
+LENGTHS_KEPT = 64
+
+
+def _size(length: int) -> int:
+    return 0 if length == 0 else 1 << (length - 1).bit_length()
 
 
 @dataclass(frozen=True)
@@ -147,7 +153,11 @@ class RowsRead:
             value if process is None else process(value)
             for value, process in zip(
                 (
-                    own if name is None else params[name] if index is None else params[name][index]
+                    own
+                    if name is None
+                    else params[name]
+                    if index is None
+                    else _item(params[name], index)
                     for name, index, own in compiled.sources
                 ),
                 compiled.binds,
@@ -207,22 +217,42 @@ class RowsRead:
         return rows
 
     def _compile(self, dialect: Dialect, params: dict[str, Any]) -> _Compiled | None:
-        lengths = tuple(len(params[name]) for name in self._lists)
-        by_lengths = self._compiled.get(dialect)
-        if by_lengths is None:
-            by_lengths = self._compiled[dialect] = {}
-        compiled = by_lengths.get(lengths)
+        sizes = tuple(_size(len(params[name])) for name in self._lists)
+        by_sizes = self._compiled.get(dialect)
+        if by_sizes is None:
+            by_sizes = self._compiled[dialect] = {}
+        compiled = by_sizes.get(sizes)
         if compiled is not None:
             return compiled
-        if len(by_lengths) >= LENGTHS_KEPT:
+        if len(by_sizes) >= LENGTHS_KEPT:
             return None
         done = self.statement.compile(dialect=dialect)
         # The caller's parameters: those the statement has no value of. Its own (SQLite's
         # `OFFSET 0`, say) are part of its shape.
         callers = {name for name, bind in done.binds.items() if bind.required}
+        undeclared = {name for name, bind in done.binds.items() if bind.expanding} - set(
+            self._lists
+        )
+        if undeclared:
+            raise ValueError(f"expanding parameters not named in `lists`: {sorted(undeclared)}")
         if self._lists:  # each item of a list its own parameter, `<name>_<n>` from 1
-            rendered = self.statement.params({name: params[name] for name in callers})
+            # Placeholders only: no caller's value may be written into SQL that others reuse.
+            placeholders: dict[str, Any] = dict.fromkeys(callers)
+            placeholders.update(
+                {name: [None] * size for name, size in zip(self._lists, sizes, strict=True)}
+            )
+            rendered = self.statement.params(placeholders)
             done = rendered.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+        named = set(done.positiontup or ())
+        expected = (callers - set(self._lists)) | {
+            f"{name}_{n}"
+            for name, size in zip(self._lists, sizes, strict=True)
+            for n in range(1, size + 1)
+        }
+        if not expected <= named or "__[POSTCOMPILE_" in str(done):
+            # A value written into the SQL (a `literal_execute` parameter): not for a read
+            # compiled once and run for every caller.
+            raise ValueError(f"parameters rendered into the SQL: {sorted(expected - named)}")
         sources: list[tuple[str | None, int | None, Any]] = []
         processors: list[Processor] = []
         for name in done.positiontup or ():
@@ -242,10 +272,15 @@ class RowsRead:
             process = column.type.dialect_impl(dialect).result_processor(dialect, None)
             if process is not None:
                 results.append((index, process))
-        compiled = by_lengths[lengths] = _Compiled(
+        compiled = by_sizes[sizes] = _Compiled(
             str(done), tuple(sources), tuple(processors), tuple(results)
         )
         return compiled
+
+
+def _item(items: Sequence[Any], index: int) -> Any:
+    """A list's item at `index`, its last past its end (a list sent at its size: `_size`)."""
+    return items[index] if index < len(items) else items[-1]
 
 
 class RowRead(RowsRead):

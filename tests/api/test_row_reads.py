@@ -291,6 +291,37 @@ async def test_each_read_binds_its_own_values(services: Services, world: World) 
     assert await emails(world.org, [world.dev2.user_pk, -1, -2, -3], 10) == ["dev2@acme.test"]
     assert await emails(world.org, [world.dev.user_pk], 10) == ["dev@acme.test"]
     assert await emails(world.org, [], 10) == []
+    # Three ids are sent as four (the last repeated): the same answer.
+    three = [world.dev2.user_pk, world.admin.user_pk, world.other_admin.user_pk]
+    assert await emails(world.org, three, 10) == ["admin@acme.test", "dev2@acme.test"]
+    assert await emails(world.other_org, three, 10) == ["admin@globex.test"]
+
+
+@pytest.mark.parametrize("kind", ["literal", "undeclared list"])
+async def test_a_read_that_would_write_a_callers_value_into_its_sql_is_refused(
+    services: Services, world: World, kind: str
+) -> None:
+    """A value rendered into the SQL (`literal_execute`) would be the first caller's for every
+    later caller; an expanding parameter not named in `lists` never runs on the driver."""
+    if kind == "literal":
+        org = bindparam("org_id", literal_execute=True)
+        read = row_reads.RowsRead(
+            User,
+            shape=lambda selected: selected.where(
+                col(User.org_id) == org,
+                col(User.id).in_(bindparam("user_ids", expanding=True)),
+            ),
+            lists=("user_ids",),
+        )
+    else:
+        read = row_reads.RowsRead(
+            User,
+            shape=lambda selected: selected.where(
+                col(User.id).in_(bindparam("user_ids", expanding=True))
+            ),
+        )
+    with pytest.raises(ValueError, match="parameters"):
+        await read.all(services.db, org_id=world.org, user_ids=[world.admin.user_pk])
 
 
 async def test_too_many_lengths_of_a_list_take_sqlalchemys_way(

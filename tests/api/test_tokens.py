@@ -1180,3 +1180,26 @@ async def test_a_users_tokens_answer_as_the_token_page_does(
     else:
         assert names_seen == ["dev-expiring", "dev-revoked"]
         assert [t["viewerCanDelete"] for t in by_user] == [True, True]
+    # The same reads (compiled once) for another organization: its own tokens only (R1).
+    other = await api(USERS_WITH_TOKENS, as_=await relogin(factory, world.other_admin))
+    assert [t["name"] for u in other["data"]["users"]["nodes"] for t in u["tokens"]] == [
+        "globex-ci"
+    ]
+
+
+async def test_a_users_tokens_are_read_on_the_driver(
+    api: Api, world: World, factory: Factory, monkeypatch: pytest.MonkeyPatch, services: Services
+) -> None:
+    """The page of users and their tokens take no ORM session (issue 8: row_reads.py)."""
+    query = "{ users(first: 10) { nodes { email tokens { name status viewerCanRevoke } } } }"
+    await factory.token(world.dev, name="dev-ci")
+    caller = await relogin(factory, world.admin)
+    assert not (await api(query, as_=caller)).get("errors")  # compiled, warm
+
+    def no_session() -> Any:
+        raise AssertionError("a read took SQLAlchemy's way")
+
+    monkeypatch.setattr(services.db, "session", no_session)
+    body = await api(query, as_=caller)
+    assert not body.get("errors"), body
+    assert [t["name"] for u in body["data"]["users"]["nodes"] for t in u["tokens"]] == ["dev-ci"]

@@ -4,6 +4,8 @@ installed with the project."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import uvicorn
 from typer.testing import CliRunner
@@ -27,6 +29,17 @@ def test_serve_runs_on_uvloop_when_asked() -> None:
     assert config.loop == "uvloop"
     loop_factory = import_from_string(str(LOOP_FACTORIES["uvloop"]))
     assert "uvloop" in loop_factory.__module__
+
+
+def test_serve_passes_the_chosen_loop_on(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ACCESSGRAPH_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    monkeypatch.setenv("ACCESSGRAPH_SECRET_KEY", "k" * 40)
+    served: list[object] = []
+    monkeypatch.setattr(serving, "serve", lambda *args: served.append(args))
+    for extra, loop in (([], "asyncio"), (["--loop", "uvloop"], "uvloop")):
+        result = CliRunner().invoke(cli, ["serve", "--port", "8123", *extra])
+        assert result.exit_code == 0, result.output
+        assert served.pop() == ("127.0.0.1", 8123, 1, loop)
 
 
 def test_an_unknown_loop_is_refused_before_anything_runs(

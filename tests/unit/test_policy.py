@@ -25,6 +25,7 @@ from accessgraph.auth.policy import (
     Scope,
     TeamPermission,
     TeamRoleGrants,
+    _owner_id,
     default_policy,
     require,
 )
@@ -720,6 +721,7 @@ def test_the_owner_of_a_model_is_its_owner_id_column(policy: Policy) -> None:
         status="ACTIVE",
         created_at=now,
     )
-    # Only an admin may change a role, their own included: no "own" rule reaches a user.
-    assert not policy.decide(developer, Action.UPDATE_USER_ROLE, yourself).allowed
+    assert _owner_id(yourself) is None and _owner_id(token(DEV_PK)) == DEV_PK
+    # An "own" rule reaches a token of theirs, never a user: not even their own row.
+    assert not policy.decide(developer, Action.REVOKE_TOKEN, yourself).allowed
     assert policy.decide(PRINCIPALS["admin"], Action.UPDATE_USER_ROLE, yourself).allowed

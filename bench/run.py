@@ -474,8 +474,9 @@ class Server:
 def app_server(seeded: Seeded, name: str = "app") -> Server:
     """The real app (`accessgraph serve`'s factory, event loop and HTTP parser) on `seeded`'s
     database."""
-    from accessgraph.serving import UVICORN_OPTIONS  # the default loop and parser
+    from accessgraph import serving  # one worker's loop and parser, as `serve` runs it
 
+    chosen = serving.options() if hasattr(serving, "options") else serving.UVICORN_OPTIONS
     return Server(
         name,
         "accessgraph.app:app_from_env",
@@ -484,7 +485,7 @@ def app_server(seeded: Seeded, name: str = "app") -> Server:
             "ACCESSGRAPH_SECRET_KEY": SECRET_KEY,
             "ACCESSGRAPH_ENV": "production",
         },
-        ["--loop", str(UVICORN_OPTIONS["loop"]), "--http", str(UVICORN_OPTIONS["http"])],
+        ["--loop", str(chosen["loop"]), "--http", str(chosen["http"])],
         seeded.database_url,
     )
 

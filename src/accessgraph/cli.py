@@ -54,10 +54,10 @@ def serve(
     loop: Annotated[
         str,
         typer.Option(
-            help="Event loop: asyncio (default: serves connections in turn) or uvloop (a few "
-            "percent more small requests a second, a far longer tail under load).",
+            help="Event loop: auto (asyncio's for one worker, uvloop for several: chosen "
+            "from measurements), asyncio or uvloop.",
         ),
-    ] = "asyncio",
+    ] = "auto",
 ) -> None:
     """Migrate the database if needed, then serve HTTP."""
     from accessgraph import serving

@@ -26,12 +26,23 @@ APP = "accessgraph.app:app_from_env"
 RESTART_DELAY_SECONDS = 1.0
 
 
-# The event loops `--loop` offers. asyncio's is the default: it serves the connections in
-# turn. uvloop's serves ~5% more small requests a second but not in turn once a request takes
-# a millisecond or more of CPU: at 32 connections of team pages (~2 ms each) its p99 was
-# ~500 ms against a p50 of ~60 (asyncio: ~100 ms), the same with a bare app that only burns
-# 2 ms (bench/README.md, "The event loop").
-LOOPS = ("asyncio", "uvloop")
+# The event loops `--loop` offers; `auto` (the default) chooses by the number of workers, from
+# measurements on a 2-core machine that also runs PostgreSQL (bench/README.md, "The event
+# loop"). One worker: asyncio's loop, which serves connections in turn; uvloop's does not once
+# a request takes a millisecond or more of CPU (team pages at 32 connections: p99 ~160-500 ms
+# against ~80 on asyncio's, and ~10% fewer pages a second). Several workers: uvloop, which
+# kept them busier (two workers 733 pages/s against 614, p99 74 ms against 76).
+LOOPS = ("auto", "asyncio", "uvloop")
+
+
+def loop_for(loop: str, workers: int) -> str:
+    """The event loop a worker runs on: `loop`, or for `auto` the one chosen by `workers`."""
+    if loop not in LOOPS:
+        raise ValueError(f"unknown event loop {loop!r}: one of {', '.join(LOOPS)}")
+    if loop == "auto":
+        return "asyncio" if workers == 1 else "uvloop"
+    return loop
+
 
 # How every worker runs the app (the factory builds its own engine, caches and loaders).
 UVICORN_OPTIONS: dict[str, object] = {
@@ -46,16 +57,14 @@ UVICORN_OPTIONS: dict[str, object] = {
 }
 
 
-def options(loop: str = "asyncio") -> dict[str, object]:
-    """uvicorn's options for a worker on `loop` (one of LOOPS)."""
-    if loop not in LOOPS:
-        raise ValueError(f"unknown event loop {loop!r}: one of {', '.join(LOOPS)}")
-    return {**UVICORN_OPTIONS, "loop": loop}
+def options(loop: str = "auto", workers: int = 1) -> dict[str, object]:
+    """uvicorn's options for a worker on `loop` (one of LOOPS) among `workers`."""
+    return {**UVICORN_OPTIONS, "loop": loop_for(loop, workers)}
 
 
-def serve(host: str, port: int, workers: int, loop: str = "asyncio") -> None:
+def serve(host: str, port: int, workers: int, loop: str = "auto") -> None:
     """Serve until SIGINT/SIGTERM: in this process for one worker, else a supervisor."""
-    chosen = options(loop)
+    chosen = options(loop, workers)
     if workers == 1 or not hasattr(socket, "SO_REUSEPORT"):
         uvicorn.run(APP, host=host, port=port, workers=workers, **chosen)  # type: ignore[arg-type]
         return

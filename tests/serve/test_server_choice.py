@@ -1,6 +1,6 @@
-"""`accessgraph serve` runs uvicorn with the httptools parser on asyncio's event loop, or on
-uvloop when asked (issue 8: chosen from numbers, bench/README.md "The event loop"); both are
-installed with the project."""
+"""`accessgraph serve` runs uvicorn with the httptools parser; one worker on asyncio's event
+loop, several on uvloop, either when asked (issue 8: chosen from numbers, bench/README.md "The
+event loop"); both are installed with the project."""
 
 from __future__ import annotations
 
@@ -17,14 +17,16 @@ from accessgraph import serving
 from accessgraph.cli import cli
 
 
-def test_serve_asks_uvicorn_for_asyncio_and_httptools() -> None:
+def test_one_worker_runs_on_asyncio_with_httptools() -> None:
     config = uvicorn.Config(serving.APP, **serving.options())  # type: ignore[arg-type]
     assert (config.loop, config.http) == ("asyncio", "httptools")
     # What uvicorn imports for those names (an ImportError here is a missing dependency).
     assert import_from_string(HTTP_PROTOCOLS["httptools"]) is HttpToolsProtocol
 
 
-def test_serve_runs_on_uvloop_when_asked() -> None:
+def test_several_workers_run_on_uvloop_and_either_loop_when_asked() -> None:
+    assert serving.options("auto", 2)["loop"] == "uvloop"
+    assert serving.options("asyncio", 2)["loop"] == "asyncio"
     config = uvicorn.Config(serving.APP, **serving.options("uvloop"))  # type: ignore[arg-type]
     assert config.loop == "uvloop"
     loop_factory = import_from_string(str(LOOP_FACTORIES["uvloop"]))
@@ -36,7 +38,7 @@ def test_serve_passes_the_chosen_loop_on(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setenv("ACCESSGRAPH_SECRET_KEY", "k" * 40)
     served: list[object] = []
     monkeypatch.setattr(serving, "serve", lambda *args: served.append(args))
-    for extra, loop in (([], "asyncio"), (["--loop", "uvloop"], "uvloop")):
+    for extra, loop in (([], "auto"), (["--loop", "uvloop"], "uvloop")):
         result = CliRunner().invoke(cli, ["serve", "--port", "8123", *extra])
         assert result.exit_code == 0, result.output
         assert served.pop() == ("127.0.0.1", 8123, 1, loop)

@@ -44,10 +44,10 @@ def loop_for(loop: str, workers: int) -> str:
     return loop
 
 
-# How every worker runs the app (the factory builds its own engine, caches and loaders).
+# How every worker runs the app (the factory builds its own engine, caches and loaders); its
+# event loop comes from `options`.
 UVICORN_OPTIONS: dict[str, object] = {
     "factory": True,
-    "loop": "asyncio",
     # A dependency of the project, named so that a missing one fails loudly instead of
     # falling back to h11 (bench/README.md: ~15% fewer checks per second).
     "http": "httptools",

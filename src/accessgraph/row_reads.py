@@ -4,7 +4,7 @@ Every authenticated request reads its credential's row, and the console's pages 
 rows. Through SQLAlchemy's async session the credential's read cost ~180 µs of CPU on SQLite
 and ~260 µs on PostgreSQL, of which the database's own work was ~20 and ~60: the rest was the
 session, the connection's events, the greenlet and the ORM's row loading (~10 µs more a row).
-A `RowsRead` is built once, compiled once per dialect (and per length of each list it is
+A `RowsRead` is built once, compiled once per dialect (and per size of each list it is
 given), and run on the driver of a connection borrowed from the engine's pool (so the pool's
 size still bounds the connections): asyncpg's `fetch` on PostgreSQL, `sqlite_driver.read` on
 SQLite (in the event loop's thread within its budget). Its values pass through the column
@@ -42,7 +42,7 @@ Processor = Callable[[Any], Any] | None
 # (compiling costs ~1 ms); past this many, a new combination takes SQLAlchemy's way. A list is
 # sent at the next power of two of its length, its last item repeated (`IN` is unchanged), so a
 # list of up to 100 ids has one of 8 sizes.
-LENGTHS_KEPT = 64
+SIZES_KEPT = 64
 
 
 def _size(length: int) -> int:
@@ -96,9 +96,9 @@ class RowsRead:
         self.statement: Select[Any] = shape(select(*columns))
         self._layout = tuple(layout)
         self._lists = tuple(lists)
-        # Per engine's dialect (weak: tests build an engine each), then per lengths of the
-        # lists: the SQL, and the processors that the dialect's settings (its JSON decoder,
-        # say) shape.
+        # Per engine's dialect (weak: tests build an engine each), then per sizes of the
+        # lists (`_size`): the SQL, and the processors that the dialect's settings (its JSON
+        # decoder, say) shape.
         self._compiled: WeakKeyDictionary[Dialect, dict[tuple[int, ...], _Compiled]] = (
             WeakKeyDictionary()
         )
@@ -152,14 +152,7 @@ class RowsRead:
         args = [
             value if process is None else process(value)
             for value, process in zip(
-                (
-                    own
-                    if name is None
-                    else params[name]
-                    if index is None
-                    else _item(params[name], index)
-                    for name, index, own in compiled.sources
-                ),
+                (_argument(params, *source) for source in compiled.sources),
                 compiled.binds,
                 strict=True,
             )
@@ -224,7 +217,7 @@ class RowsRead:
         compiled = by_sizes.get(sizes)
         if compiled is not None:
             return compiled
-        if len(by_sizes) >= LENGTHS_KEPT:
+        if len(by_sizes) >= SIZES_KEPT:
             return None
         done = self.statement.compile(dialect=dialect)
         # The caller's parameters: those the statement has no value of. Its own (SQLite's
@@ -278,9 +271,15 @@ class RowsRead:
         return compiled
 
 
-def _item(items: Sequence[Any], index: int) -> Any:
-    """A list's item at `index`, its last past its end (a list sent at its size: `_size`)."""
-    return items[index] if index < len(items) else items[-1]
+def _argument(params: dict[str, Any], name: str | None, index: int | None, own: Any) -> Any:
+    """A bound parameter's value (see `_Compiled.sources`): the statement's own, the caller's,
+    or an item of the caller's list, its last past its end (a list is sent at its `_size`)."""
+    if name is None:
+        return own
+    value = params[name]
+    if index is None:
+        return value
+    return value[index] if index < len(value) else value[-1]
 
 
 class RowRead(RowsRead):

@@ -35,15 +35,6 @@ RESTART_DELAY_SECONDS = 1.0
 LOOPS = ("auto", "asyncio", "uvloop")
 
 
-def loop_for(loop: str, workers: int) -> str:
-    """The event loop a worker runs on: `loop`, or for `auto` the one chosen by `workers`."""
-    if loop not in LOOPS:
-        raise ValueError(f"unknown event loop {loop!r}: one of {', '.join(LOOPS)}")
-    if loop == "auto":
-        return "asyncio" if workers == 1 else "uvloop"
-    return loop
-
-
 # How every worker runs the app (the factory builds its own engine, caches and loaders); its
 # event loop comes from `options`.
 UVICORN_OPTIONS: dict[str, object] = {
@@ -58,8 +49,13 @@ UVICORN_OPTIONS: dict[str, object] = {
 
 
 def options(loop: str = "auto", workers: int = 1) -> dict[str, object]:
-    """uvicorn's options for a worker on `loop` (one of LOOPS) among `workers`."""
-    return {**UVICORN_OPTIONS, "loop": loop_for(loop, workers)}
+    """uvicorn's options for a worker among `workers` on `loop` (one of LOOPS; for `auto`, the
+    one chosen by the number of workers)."""
+    if loop not in LOOPS:
+        raise ValueError(f"unknown event loop {loop!r}: one of {', '.join(LOOPS)}")
+    if loop == "auto":
+        loop = "asyncio" if workers == 1 else "uvloop"
+    return {**UVICORN_OPTIONS, "loop": loop}
 
 
 def serve(host: str, port: int, workers: int, loop: str = "auto") -> None:

@@ -266,7 +266,7 @@ async def test_a_read_of_many_rows_is_the_sessions_rows(services: Services, worl
 
 
 async def test_each_read_binds_its_own_values(services: Services, world: World) -> None:
-    """Compiled once per length of the list, never with an earlier read's values: the same
+    """Compiled once per size of the list, never with an earlier read's values: the same
     shape of read for another organization, other ids and another limit answers for those."""
     read = users_of_org()
     everyone = [
@@ -324,10 +324,10 @@ async def test_a_read_that_would_write_a_callers_value_into_its_sql_is_refused(
         await read.all(services.db, org_id=world.org, user_ids=[world.admin.user_pk])
 
 
-async def test_too_many_lengths_of_a_list_take_sqlalchemys_way(
+async def test_too_many_sizes_of_a_list_take_sqlalchemys_way(
     services: Services, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(row_reads, "LENGTHS_KEPT", 2)
+    monkeypatch.setattr(row_reads, "SIZES_KEPT", 2)
     read = users_of_org()
     for n in range(1, 5):
         ids = [world.admin.user_pk] + [-i for i in range(1, n)]

@@ -6,10 +6,11 @@ and ~260 µs on PostgreSQL, of which the database's own work was ~20 and ~60: th
 session, the connection's events, the greenlet and the ORM's row loading (~10 µs more a row).
 A `RowsRead` is built once, compiled once per dialect (and per size of each list it is
 given), and run on the driver of a connection borrowed from the engine's pool (so the pool's
-size still bounds the connections): asyncpg's `fetch` on PostgreSQL, `sqlite_driver.read` on
-SQLite (in the event loop's thread within its budget). Its values pass through the column
-types' own result processors, as SQLAlchemy's would, and whole-table parts become detached
-instances, as a closed read session leaves them: the caller cannot tell which way the rows came.
+size still bounds the connections; `db.ReadConnections` keeps a few between reads): asyncpg's
+`fetch` on PostgreSQL, `sqlite_driver.read` on SQLite (in the event loop's thread within its
+budget). Its values pass through the column types' own result processors, as SQLAlchemy's
+would, and whole-table parts become detached instances, as a closed read session leaves them:
+the caller cannot tell which way the rows came.
 
 Anything unusual takes SQLAlchemy's way instead, for this read: another driver, a driver
 error (the borrowed connection is then invalidated, as SQLAlchemy does with a broken one), so
@@ -27,9 +28,9 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy import ColumnElement, FromClause, Select, inspect, select
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Mapped, Mapper
 from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 from sqlmodel import SQLModel
 
@@ -164,7 +165,7 @@ class RowsRead:
         if db.loop_reader is not None:
             fetched = db.loop_reader.read(compiled.sql, tuple(args))
         if fetched is None:
-            fetched = await self._on_pooled_connection(engine, driver, compiled.sql, args)
+            fetched = await self._on_pooled_connection(db, driver, compiled.sql, args)
         if fetched is None:
             return None
         if not compiled.results:
@@ -181,9 +182,9 @@ class RowsRead:
 
     @staticmethod
     async def _on_pooled_connection(
-        engine: AsyncEngine, driver: str, sql: str, args: list[Any]
+        db: Database, driver: str, sql: str, args: list[Any]
     ) -> Sequence[Sequence[Any]] | None:
-        connection = await engine.raw_connection()
+        connection, since = await db.read_connections.borrow()
         try:
             driver_connection = connection.driver_connection
             assert driver_connection is not None
@@ -192,21 +193,19 @@ class RowsRead:
             elif isinstance(connection.dbapi_connection, sqlite_driver.OneTripConnection):
                 rows = await sqlite_driver.read(driver_connection, sql, tuple(args))
             else:
+                await db.read_connections.give_back(connection, since)
                 return None
         except Exception:
-            # A broken connection must not go back to the pool; SQLAlchemy's way reports
-            # the error (or reconnects) as it does for every other statement.
-            await greenlet_spawn(connection.invalidate)
+            # A broken connection must not be lent again; SQLAlchemy's way reports the error
+            # (or reconnects) as it does for every other statement.
+            await _drop(connection)
             return None
         except BaseException:
             # Cancelled mid-statement (the request's timeout): the connection may still be
             # busy with it, so it is not lent again; as SQLAlchemy does on such an exit.
-            await greenlet_spawn(connection.invalidate)
+            await _drop(connection)
             raise
-        finally:
-            # In a greenlet, as AsyncConnection does: giving back a connection the pool has no
-            # room for closes it, which awaits the driver.
-            await greenlet_spawn(connection.close)
+        await db.read_connections.give_back(connection, since)
         return rows
 
     def _compile(self, dialect: Dialect, params: dict[str, Any]) -> _Compiled | None:
@@ -296,6 +295,13 @@ class RowRead(RowsRead):
 
 M = TypeVar("M", bound=SQLModel)
 _WHOLE: dict[type[SQLModel], _Part] = {}
+
+
+async def _drop(connection: PoolProxiedConnection) -> None:
+    """Invalidate a pooled connection and give it back (the pool then closes it), in a
+    greenlet as SQLAlchemy does: closing awaits the driver."""
+    await greenlet_spawn(connection.invalidate)
+    await greenlet_spawn(connection.close)
 
 
 def detached(model: type[M], values: Mapping[str, Any]) -> M:

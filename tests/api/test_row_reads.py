@@ -150,6 +150,104 @@ async def test_a_connection_the_pool_has_no_room_for_is_closed_cleanly(
     assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
+# --- Connections kept between reads (db.ReadConnections) ------------------------------------
+
+
+@pytest.fixture
+def pooled(services: Services, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The database with reads on pooled connections (SQLite: not on the loop's own)."""
+    monkeypatch.setattr(services.db, "loop_reader", None)
+    yield services.db
+
+
+async def test_a_reads_connection_is_kept_for_the_next_read(
+    pooled: Any, world: World, checkouts: list[object]
+) -> None:
+    for _ in range(3):
+        row = await user_row().one(pooled, user_id=world.admin.user_pk)
+        assert row is not None and row[0].email == "admin@acme.test"
+    assert len(checkouts) == 1
+    assert pooled.engine.pool.checkedout() == 1  # kept: still lent, as far as the pool knows
+    await pooled.read_connections.release()
+    assert pooled.engine.pool.checkedout() == 0
+
+
+async def test_a_connection_is_kept_for_a_while_only(
+    pooled: Any, world: World, checkouts: list[object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessgraph import db
+
+    await user_row().one(pooled, user_id=world.admin.user_pk)
+    monkeypatch.setattr(db, "READS_KEPT_FOR", 0.0)  # every kept connection is past its time
+    await user_row().one(pooled, user_id=world.admin.user_pk)
+    assert len(checkouts) == 2  # the kept one went back to the pool, another was borrowed
+    assert pooled.engine.pool.checkedout() == 0  # and this one too
+
+
+async def test_no_connection_is_kept_while_the_pool_is_busy(
+    pooled: Any, world: World, checkouts: list[object]
+) -> None:
+    engine = pooled.engine
+    busy = [await engine.connect() for _ in range(engine.pool.size() // 2)]
+    try:
+        for _ in range(2):
+            assert await user_row().one(pooled, user_id=world.admin.user_pk) is not None
+        assert len(checkouts) == len(busy) + 2  # each read borrowed from the pool
+        assert engine.pool.checkedout() == len(busy)  # and gave back
+    finally:
+        for connection in busy:
+            await connection.close()
+
+
+async def test_a_kept_connection_that_fails_is_dropped(
+    pooled: Any,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    invalidated: list[object],
+    checkouts: list[object],
+) -> None:
+    await user_row().one(pooled, user_id=world.admin.user_pk)  # kept
+    failures = [ConnectionResetError("the server restarted")]
+
+    async def fails_once(*args: Any, **kwargs: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await original(*args, **kwargs)
+
+    if is_postgres():
+        import asyncpg
+
+        original = asyncpg.Connection.fetch
+        monkeypatch.setattr(asyncpg.Connection, "fetch", fails_once)
+    else:
+        original = sqlite_driver.read
+        monkeypatch.setattr(sqlite_driver, "read", fails_once)
+    row = await user_row().one(pooled, user_id=world.admin.user_pk)
+    assert row is not None and row[0].email == "admin@acme.test"  # SQLAlchemy's way
+    assert len(invalidated) == 1
+    assert pooled.engine.pool.checkedout() == 0  # not kept
+    assert await user_row().one(pooled, user_id=world.admin.user_pk) is not None
+    assert len(checkouts) == 3  # the failed one's replacement came from the pool
+
+
+async def test_disposing_gives_kept_connections_back(
+    services: Services, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from accessgraph.db import Database
+
+    database = Database(services.db.url)
+    loop_reader = database.loop_reader
+    monkeypatch.setattr(database, "loop_reader", None)  # SQLite: the pooled way
+    try:
+        assert await user_row().one(database, user_id=world.admin.user_pk) is not None
+        assert database.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+        await database.dispose()
+        assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    finally:
+        if loop_reader is not None:
+            loop_reader.close()
+
+
 # --- SQLite: the event loop's own connection ---------------------------------------------------
 
 sqlite_only = pytest.mark.skipif(is_postgres(), reason="SQLite's loop reader")

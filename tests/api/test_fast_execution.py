@@ -3,6 +3,7 @@ for plain fields (schema/execution.py) as through graphql-core's own path."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -66,3 +67,49 @@ async def test_page_answers_the_same_on_both_paths(
     )
     assert await answer() == fast
     assert '"Unexpected error."' not in fast
+
+
+NESTED = {
+    "edges": "{ users(first: %d) { edges { node { email tokens { name status } } } } }",
+    "nodes, in a fragment": """{ users(first: %d) { nodes { ...T } } }
+      fragment T on User { email ... on User { tokens { name } } }""",
+}
+
+
+@pytest.mark.parametrize("document", NESTED.values(), ids=NESTED.keys())
+async def test_a_users_tokens_take_no_task_per_user(
+    client: httpx.AsyncClient, factory: Factory, world: World, document: str
+) -> None:
+    """Issue 8: the page loads its users' tokens with the page, so each user's `tokens` field
+    is complete when it runs (execution.started), and the tasks of a request do not grow with
+    its rows."""
+    for n in range(12):
+        member = await factory.member(world.org, f"member{n}@acme.test")
+        await factory.token(member, TokenPermission.READ_ONLY, name=f"ro{n}")
+    loop = asyncio.get_running_loop()
+    default = loop.get_task_factory()
+    created: list[object] = []
+
+    def counting(running: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        created.append(coro)
+        if default is not None:
+            return default(running, coro, **kwargs)
+        return asyncio.Task(coro, loop=running, **kwargs)
+
+    tasks = {}
+    loop.set_task_factory(counting)
+    try:
+        for first in (2, 12):
+            created.clear()
+            response = await client.post(
+                "/graphql", json={"query": document % first}, headers=world.admin.headers
+            )
+            body = response.json()
+            assert not body.get("errors"), body
+            tasks[first] = len(created)
+    finally:
+        loop.set_task_factory(default)
+    users = body["data"]["users"]
+    nodes = [edge["node"] for edge in users["edges"]] if "edges" in users else users["nodes"]
+    assert len(nodes) == 12 and sum(len(node["tokens"]) for node in nodes) >= 8
+    assert tasks[12] == tasks[2], tasks

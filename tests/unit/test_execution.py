@@ -4,6 +4,7 @@ for leaves, computed leaves, and objects or lists of objects held by basic field
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import json
 from datetime import UTC, datetime
@@ -11,10 +12,11 @@ from typing import Any
 
 import pytest
 import strawberry
+from strawberry.dataloader import DataLoader
 from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from accessgraph.schema.execution import Executor
+from accessgraph.schema.execution import Executor, started
 
 
 @strawberry.enum
@@ -63,6 +65,21 @@ class Item(Named):  # implements an interface, so graphql-core checks `is_type_o
     @strawberry.field
     async def slow_fails(self) -> str:
         raise ValueError(f"{self.name} fails later")
+
+    @strawberry.field
+    async def waits(self) -> str:
+        await asyncio.sleep(0)
+        return self.name + "?"
+
+    @strawberry.field
+    async def waits_fails(self) -> str | None:
+        await asyncio.sleep(0)
+        raise ValueError(f"{self.name} fails after waiting")
+
+    @strawberry.field
+    async def loaded(self, info: strawberry.Info) -> int:
+        loader: DataLoader[int, int] = info.context["loader"]
+        return await loader.load(self.count)
 
 
 @strawberry.type
@@ -179,6 +196,8 @@ DOCUMENTS = {
     "non-null error stopping at a nullable list item": "{ holders { sparse { fails } } }",
     "async leaves under plain objects": "{ box { holders { item { slow } items { slow } } } }",
     "async error propagating up": "{ box { holder { items { name slowFails } } holders { item { name } } } }",
+    "async leaves that wait": "{ box { holders { item { waits } items { waits waitsFails } } } }",
+    "waiting and not waiting, mixed": "{ items { slow waits upper slowFails } }",
     "objects with aliases, fragments and directives": (
         "query ($y: Boolean!) { box { h: holders { i: item { ...N } items @include(if: $y) "
         "{ name } maybe @skip(if: $y) { name } } } } fragment N on Named { name __typename }"
@@ -260,3 +279,90 @@ def test_enum_values_are_coerced_as_strawberry_coerces_them() -> None:
         with pytest.raises(GraphQLError) as strawberry_error:
             enum_type.coerce_output_value(object())
         assert fast_error.value.message == strawberry_error.value.message
+
+
+# --- Completions started at once (execution.started) ----------------------------------------
+
+
+async def test_loads_of_started_fields_still_make_one_batch() -> None:
+    batches: list[list[int]] = []
+
+    async def load(keys: list[int]) -> list[int]:
+        batches.append(list(keys))
+        return [key * 10 for key in keys]
+
+    result = await _schema(Executor).execute(
+        "{ box { holders { items { loaded } } } items { loaded } }",
+        context_value={"loader": DataLoader(load_fn=load)},
+    )
+    assert not result.errors
+    holders = [[0, 10], [10, 20]]  # each Holder's two items (counts i, i + 1), times ten
+    assert result.data == {
+        "box": {"holders": [{"items": [{"loaded": n} for n in pair]} for pair in holders]},
+        "items": [{"loaded": 0}, {"loaded": 10}, {"loaded": 20}],
+    }
+    assert batches == [[0, 1, 2]]  # one batch: every load was asked for before any waited
+
+
+async def test_a_completion_that_does_not_wait_is_its_value() -> None:
+    async def at_once() -> int:
+        return 7
+
+    assert started(at_once()) == 7
+
+
+async def test_a_completion_that_waits_goes_on_when_awaited() -> None:
+    gate: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    steps: list[str] = []
+
+    async def waiting() -> int:
+        steps.append("before")
+        value = await gate
+        steps.append("after")
+        await asyncio.sleep(0)
+        return value + 1
+
+    rest = started(waiting())
+    assert steps == ["before"]  # run at once, up to its first wait
+    gate.set_result(41)
+    assert await rest == 42  # in this task: no task of its own
+    assert steps == ["before", "after"]
+
+
+async def test_two_completions_may_wait_for_one_future() -> None:
+    """Two fields awaiting one loader's future (the same key twice)."""
+    shared: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def waiting(tag: str) -> tuple[str, int]:
+        return tag, await shared
+
+    first, second = started(waiting("a")), started(waiting("b"))
+    shared.set_result(5)
+    assert await asyncio.gather(first, second) == [("a", 5), ("b", 5)]
+
+
+async def test_an_error_comes_out_when_the_field_is_awaited() -> None:
+    async def failing() -> int:
+        raise ValueError("broken")
+
+    raising = started(failing())  # no exception here
+    with pytest.raises(ValueError, match="broken"):
+        await raising
+
+
+async def test_a_cancelled_completion_is_cancelled_inside() -> None:
+    seen: list[str] = []
+
+    async def waiting_forever() -> None:
+        try:
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    going_on = asyncio.ensure_future(started(waiting_forever()))
+    await asyncio.sleep(0)
+    going_on.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await going_on
+    assert seen == ["cancelled"]

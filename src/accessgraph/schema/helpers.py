@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 import strawberry
+from strawberry.types.nodes import SelectedField, Selection
 
 from accessgraph.errors import Rejected, not_found
 from accessgraph.schema.base import UserError, from_global_id, to_global_id
@@ -39,3 +40,17 @@ async def attempt_removal(
 
     pk, errors = await attempt(work())
     return (strawberry.ID(to_global_id(type_name, pk)) if pk else None), errors
+
+
+def selects(selections: Sequence[Selection], *path: str) -> bool:
+    """Whether a selection asks for the field at `path` (field names, fragments looked into):
+    `selects(info.selected_fields, "users", "edges", "node", "tokens")`."""
+    if not path:
+        return True
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name == path[0] and selects(selection.selections, *path[1:]):
+                return True
+        elif selects(selection.selections, *path):
+            return True
+    return False

@@ -16,7 +16,7 @@ from accessgraph.resolvers.pagination import PageArgs
 from accessgraph.schema.base import Connection, Node, UserError, from_global_id, to_global_id
 from accessgraph.schema.context import Context
 from accessgraph.schema.enums import AccountPermission, TeamRole, UserStatus
-from accessgraph.schema.helpers import attempt, decode_id
+from accessgraph.schema.helpers import attempt, decode_id, selects
 
 if TYPE_CHECKING:
     from accessgraph.schema.tokens import Token
@@ -225,6 +225,14 @@ class UserQueries:
             users.UserFilter(status=flt.status, role=flt.role, search=flt.search),
             PageArgs(first=first, after=after, last=last, before=before),
         )
+        if page.rows and any(
+            selects(info.selected_fields, info.field_name, *path)
+            for path in (("edges", "node", "tokens"), ("nodes", "tokens"))
+        ):
+            # The page's tokens, in the one statement their loader would make: each user's
+            # `tokens` then finishes at once, with no task of its own (execution.started).
+            owners = [row.id for row in page.rows if row.id is not None]
+            await ctx.loaders.tokens_by_owner.load_many(owners)
         return Connection.of(page, lambda row: User.of(row, ctx))
 
     @strawberry.field(extensions=requires(Action.VIEW_USERS))

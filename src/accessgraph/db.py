@@ -111,33 +111,37 @@ class ReadConnections:
     Borrowing from SQLAlchemy's pool and giving back runs its checkout, reset and return in a
     greenlet each way: ~25 µs of CPU a read on PostgreSQL, a twentieth of a `checkAccess`. A
     connection given back is kept here instead, for the next read, while the pool has room to
-    spare (at most half its size lent, counting these), at most READS_KEEP of them, each for
-    at most READS_KEPT_FOR seconds since it left the pool. A kept connection is still lent as
-    far as the pool knows, so the pool's bound on open connections holds."""
+    spare (at most half its size lent, counting these, and none beyond it), at most
+    READS_KEEP of them, each for at most READS_KEPT_FOR seconds since it left the pool. A kept
+    connection is still lent as far as the pool knows, so the pool's bound on open
+    connections holds; the ones kept longest go back first."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
-        # LIFO: the connection used last is the one most likely still warm.
+        # Oldest first; the last, used most recently, is lent first (the warmest).
         self._idle: list[tuple[PoolProxiedConnection, float]] = []
+        self._closed = False
 
     async def borrow(self) -> tuple[PoolProxiedConnection, float]:
         """A connection, and when it left the pool (for `give_back`)."""
-        now = time.monotonic()
-        while self._idle:
-            connection, since = self._idle.pop()
-            if now - since < READS_KEPT_FOR:
-                return connection, since
-            await greenlet_spawn(connection.close)
-        return await self._engine.raw_connection(), now
+        idle = self._idle
+        if idle:
+            now = time.monotonic()
+            while idle and now - idle[0][1] >= READS_KEPT_FOR:
+                await greenlet_spawn(idle.pop(0)[0].close)
+            if idle and not self._room():  # the pool is wanted: keep none but this one
+                while len(idle) > 1:
+                    await greenlet_spawn(idle.pop(0)[0].close)
+            if idle:
+                return idle.pop()
+        return await self._engine.raw_connection(), time.monotonic()
 
     async def give_back(self, connection: PoolProxiedConnection, since: float) -> None:
         """After a read that left the connection as it found it (no transaction, no error)."""
-        pool = self._engine.pool
         if (
-            len(self._idle) < READS_KEEP
-            and isinstance(pool, QueuePool)
-            and pool.overflow() <= 0  # else the pool closes one beyond its size
-            and pool.checkedout() <= pool.size() // 2
+            not self._closed
+            and len(self._idle) < READS_KEEP
+            and self._room()
             and time.monotonic() - since < READS_KEPT_FOR
         ):
             self._idle.append((connection, since))
@@ -146,8 +150,18 @@ class ReadConnections:
         # room for closes it, which awaits the driver.
         await greenlet_spawn(connection.close)
 
+    def _room(self) -> bool:
+        pool = self._engine.pool
+        return (
+            isinstance(pool, QueuePool)
+            and pool.overflow() <= 0  # else the pool closes one beyond its size
+            and pool.checkedout() <= pool.size() // 2
+        )
+
     async def release(self) -> None:
-        """Give every kept connection back to the pool (before disposing of it)."""
+        """Give every kept connection back to the pool, and keep none from now on (before
+        the engine is disposed of)."""
+        self._closed = True
         while self._idle:
             connection, _ = self._idle.pop()
             await greenlet_spawn(connection.close)

@@ -185,16 +185,16 @@ class RowsRead:
         db: Database, driver: str, sql: str, args: list[Any]
     ) -> Sequence[Sequence[Any]] | None:
         connection, since = await db.read_connections.borrow()
+        rows: Sequence[Sequence[Any]] | None
         try:
             driver_connection = connection.driver_connection
             assert driver_connection is not None
             if driver == "asyncpg":
-                rows: Sequence[Sequence[Any]] = await driver_connection.fetch(sql, *args)
+                rows = await driver_connection.fetch(sql, *args)
             elif isinstance(connection.dbapi_connection, sqlite_driver.OneTripConnection):
                 rows = await sqlite_driver.read(driver_connection, sql, tuple(args))
             else:
-                await db.read_connections.give_back(connection, since)
-                return None
+                rows = None  # another driver: SQLAlchemy's way
         except Exception:
             # A broken connection must not be lent again; SQLAlchemy's way reports the error
             # (or reconnects) as it does for every other statement.

@@ -113,3 +113,22 @@ async def test_a_users_tokens_take_no_task_per_user(
     nodes = [edge["node"] for edge in users["edges"]] if "edges" in users else users["nodes"]
     assert len(nodes) == 12 and sum(len(node["tokens"]) for node in nodes) >= 8
     assert tasks[12] == tasks[2], tasks
+
+
+async def test_a_failed_read_of_a_pages_tokens_is_reported_at_tokens(
+    client: httpx.AsyncClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's tokens read with the page fails as their own read did: at `tokens`."""
+    from accessgraph.resolvers import loaders
+
+    async def fails(self: Any, owner_ids: Any) -> Any:
+        raise ConnectionResetError("the database went away")
+
+    monkeypatch.setattr(loaders._Sources, "load_tokens_by_owner", fails)
+    response = await client.post(
+        "/graphql",
+        json={"query": NESTED["edges"] % 5},
+        headers=world.admin.headers,
+    )
+    body = response.json()
+    assert [error["path"][-1] for error in body["errors"]] == ["tokens"], body

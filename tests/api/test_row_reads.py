@@ -230,6 +230,72 @@ async def test_a_kept_connection_that_fails_is_dropped(
     assert len(checkouts) == 3  # the failed one's replacement came from the pool
 
 
+@pytest.fixture
+def slow_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Each read on the driver yields to the loop first (so reads overlap); the driver
+    connection each used, by id."""
+    used: list[int] = []
+    if is_postgres():
+        import asyncpg
+
+        original = asyncpg.Connection.fetch
+
+        async def fetch(self: Any, *args: Any, **kwargs: Any) -> Any:
+            used.append(id(self))
+            await asyncio.sleep(0.01)
+            return await original(self, *args, **kwargs)
+
+        monkeypatch.setattr(asyncpg.Connection, "fetch", fetch)
+    else:
+        reading = sqlite_driver.read
+
+        async def read(connection: Any, *args: Any) -> Any:
+            used.append(id(connection))
+            await asyncio.sleep(0.01)
+            return await reading(connection, *args)
+
+        monkeypatch.setattr(sqlite_driver, "read", read)
+    return used
+
+
+async def _two_reads_at_once(db: Any, world: World) -> None:
+    rows = await asyncio.gather(*(user_row().one(db, user_id=world.admin.user_pk) for _ in "ab"))
+    assert all(row is not None for row in rows)
+
+
+async def test_reads_at_once_take_a_connection_each(
+    pooled: Any, world: World, slow_reads: list[int]
+) -> None:
+    await user_row().one(pooled, user_id=world.admin.user_pk)  # one kept
+    slow_reads.clear()
+    await _two_reads_at_once(pooled, world)
+    assert len(set(slow_reads)) == 2
+    assert pooled.engine.pool.checkedout() == 2  # both kept now
+
+
+async def test_a_connection_kept_past_its_time_goes_back_though_newer_ones_serve(
+    pooled: Any, world: World, slow_reads: list[int]
+) -> None:
+    await _two_reads_at_once(pooled, world)
+    assert pooled.engine.pool.checkedout() == 2
+    kept = pooled.read_connections._idle
+    kept[0] = (kept[0][0], kept[0][1] - 3600)  # the older one left the pool an hour ago
+    await user_row().one(pooled, user_id=world.admin.user_pk)
+    assert pooled.engine.pool.checkedout() == 1
+
+
+async def test_kept_connections_go_back_when_the_pool_is_wanted(pooled: Any, world: World) -> None:
+    await _two_reads_at_once(pooled, world)
+    engine = pooled.engine
+    busy = [await engine.connect() for _ in range(engine.pool.size() // 2)]
+    try:
+        assert await user_row().one(pooled, user_id=world.admin.user_pk) is not None
+        assert engine.pool.checkedout() == len(busy)  # none kept any more
+    finally:
+        for connection in busy:
+            await connection.close()
+
+
 async def test_disposing_gives_kept_connections_back(
     services: Services, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -238,11 +304,17 @@ async def test_disposing_gives_kept_connections_back(
     database = Database(services.db.url)
     loop_reader = database.loop_reader
     monkeypatch.setattr(database, "loop_reader", None)  # SQLite: the pooled way
+    pool: Any = database.engine.pool  # disposing replaces the engine's pool
     try:
         assert await user_row().one(database, user_id=world.admin.user_pk) is not None
-        assert database.engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+        assert pool.checkedout() == 1
         await database.dispose()
+        assert pool.checkedout() == 0
+        # A read that ends after the release keeps nothing.
+        connection, since = await database.read_connections.borrow()
+        await database.read_connections.give_back(connection, since)
         assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        await database.engine.dispose()
     finally:
         if loop_reader is not None:
             loop_reader.close()

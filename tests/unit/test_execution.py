@@ -16,7 +16,8 @@ from strawberry.dataloader import DataLoader
 from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from accessgraph.schema.execution import Executor, started
+from accessgraph.schema.eager import started
+from accessgraph.schema.execution import Executor
 
 
 @strawberry.enum
@@ -65,6 +66,10 @@ class Item(Named):  # implements an interface, so graphql-core checks `is_type_o
     @strawberry.field
     async def slow_fails(self) -> str:
         raise ValueError(f"{self.name} fails later")
+
+    @strawberry.field
+    async def slow_fails_or_null(self) -> str | None:
+        raise ValueError(f"{self.name} fails at once")
 
     @strawberry.field
     async def waits(self) -> str:
@@ -198,6 +203,9 @@ DOCUMENTS = {
     "async error propagating up": "{ box { holder { items { name slowFails } } holders { item { name } } } }",
     "async leaves that wait": "{ box { holders { item { waits } items { waits waitsFails } } } }",
     "waiting and not waiting, mixed": "{ items { slow waits upper slowFails } }",
+    "async error at once, then a sibling nulls the parent": (
+        "{ holders { item { slowFailsOrNull fails } } box { holder { item { waitsFails fails } } } }"
+    ),
     "objects with aliases, fragments and directives": (
         "query ($y: Boolean!) { box { h: holders { i: item { ...N } items @include(if: $y) "
         "{ name } maybe @skip(if: $y) { name } } } } fragment N on Named { name __typename }"
@@ -348,6 +356,37 @@ async def test_an_error_comes_out_when_the_field_is_awaited() -> None:
     raising = started(failing())  # no exception here
     with pytest.raises(ValueError, match="broken"):
         await raising
+
+
+async def test_a_completion_cancelled_before_it_goes_on_is_cancelled_inside() -> None:
+    """Cancelled in the same turn as its task is made (a request's timeout, say)."""
+    seen: list[str] = []
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def waiting() -> None:
+        try:
+            await gate
+        finally:
+            seen.append("cleaned up")
+
+    task = asyncio.ensure_future(started(waiting()))
+    task.cancel()  # before the task's first step
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen == ["cleaned up"]
+    assert not gate.cancelled()  # another field's loader future is left alone
+
+
+async def test_a_cancellation_at_once_comes_out_when_awaited() -> None:
+    cancelled: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    cancelled.cancel()
+
+    async def awaiting_a_cancelled_future() -> int:
+        return await cancelled
+
+    late = started(awaiting_a_cancelled_future())  # no exception here
+    with pytest.raises(asyncio.CancelledError):
+        await late
 
 
 async def test_a_cancelled_completion_is_cancelled_inside() -> None:

@@ -117,8 +117,14 @@ def mask(actions: Iterable[ArtifactAction]) -> int:
     return sum({action.bit for action in actions})
 
 
+@lru_cache(maxsize=1024)
+def actions_in(bits: int) -> tuple[ArtifactAction, ...]:
+    """The actions a mask holds, in their declared order (asked per grant of a decision)."""
+    return tuple(action for action in ArtifactAction if bits & action.bit)
+
+
 def actions_of(bits: int) -> list[ArtifactAction]:
-    return [action for action in ArtifactAction if bits & action.bit]
+    return list(actions_in(bits))
 
 
 # --- patterns ---------------------------------------------------------------------------------

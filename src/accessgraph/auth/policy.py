@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from accessgraph.auth.access import ANONYMOUS_KEY, DEVICE_ACTIONS, AccessIndex, ArtifactAction
+from accessgraph.auth.access import (
+    ANONYMOUS_KEY,
+    DEVICE_ACTIONS,
+    AccessIndex,
+    ArtifactAction,
+    actions_in,
+)
 from accessgraph.auth.principal import Principal
 from accessgraph.auth.projects import GlobalRole
 from accessgraph.errors import forbidden, unauthenticated
@@ -509,10 +515,9 @@ class PermissionTargetGrants:
                 bits = applied.actions
                 if applied.via == ANONYMOUS_KEY:
                     bits &= ArtifactAction.READ.bit  # R26, whatever was stored
-                for action in ArtifactAction:
-                    if bits & action.bit:
-                        grant = Grant("PERMISSION_TARGET", applied.target.name, action.value, via)
-                        yield action, grant
+                for action in actions_in(bits):
+                    grant = Grant("PERMISSION_TARGET", applied.target.name, action.value, via)
+                    yield action, grant
         elif isinstance(resource, TargetResource):
             index = resource.index
             keys = index.keys_for(principal.user_id, principal.group_id)
@@ -560,9 +565,8 @@ class ProjectRoleGrants:
                 continue
             bits = role.bits_for(resource.type)
             via = index.describe(key)
-            for action in ArtifactAction:
-                if bits & action.bit:
-                    yield action, Grant("PROJECT_ROLE", role.name, action.value, via)
+            for action in actions_in(bits):
+                yield action, Grant("PROJECT_ROLE", role.name, action.value, via)
 
     def _on_project(
         self, principal: Principal, resource: ProjectResource

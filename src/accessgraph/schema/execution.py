@@ -24,9 +24,9 @@ it never takes a fast path, and always runs through strawberry.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from operator import attrgetter
-from types import CoroutineType, coroutine
+from types import CoroutineType
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary, ref
 
@@ -48,6 +48,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
+
+from accessgraph.schema.eager import Recorded, recorded_later, started
 
 TYPENAME = "__typename"
 
@@ -186,60 +188,6 @@ def _reader(field: GraphQLField, definition: StrawberryField) -> Callable[[Any],
     return None if isinstance(method, staticmethod | classmethod) else method
 
 
-def started(completing: Coroutine[Any, Any, Any]) -> Any:
-    """A field's completion, run at once until it first waits: its value when it does not wait
-    at all (a resolver whose loader already holds the rows), else an awaitable of the rest.
-    graphql-core gathers the awaitable fields of a list's items into a task each; a nested
-    page's fifty `tokens` fields each finished in one step of their own task. (Python 3.12's
-    eager tasks do the same for every task.) An error comes out where it would have: when
-    the field is awaited."""
-    try:
-        waiting = completing.send(None)
-    except StopIteration as done:
-        return done.value
-    except Exception as error:  # the field's error: raised when it is awaited, as before
-        return _raising(error)
-    # A future marks itself as awaited when it yields itself, and the task that receives it
-    # clears the mark at once; while it is set, another `await` of the same future fails (two
-    # fields awaiting one loader's future). So the mark is cleared here, as a task would, and
-    # set again when the rest passes the future on to the task that awaits it.
-    awaited = getattr(waiting, "_asyncio_future_blocking", False) is True
-    if awaited:
-        waiting._asyncio_future_blocking = False
-    return _rest(completing, waiting, awaited)
-
-
-@coroutine
-def _rest(
-    completing: Coroutine[Any, Any, Any], waiting: Any, awaited: bool
-) -> Generator[Any, Any, Any]:
-    """The rest of a started coroutine, run by whichever task awaits it, as that task would
-    have run the coroutine itself: what it waits for goes to the event loop, and the answer
-    (or a cancellation) comes back to it."""
-    if awaited:
-        waiting._asyncio_future_blocking = True
-    while True:
-        try:
-            answer = yield waiting
-        except GeneratorExit:
-            completing.close()
-            raise
-        except BaseException as error:  # a cancellation: passed on to the coroutine
-            try:
-                waiting = completing.throw(error)
-            except StopIteration as done:
-                return done.value
-        else:
-            try:
-                waiting = completing.send(answer)
-            except StopIteration as done:
-                return done.value
-
-
-async def _raising(error: Exception) -> Any:
-    raise error
-
-
 class Executor(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -321,7 +269,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 )
                 if result is not Undefined:
                     if type(result) is CoroutineType:
-                        result = started(result)
+                        result = self._started(result)
                     results[response_name] = result
                     if is_awaitable(result):
                         awaitable_fields.append(response_name)
@@ -343,6 +291,19 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return results
 
         return get_results()
+
+    def _started(self, completing: Coroutine[Any, Any, Any]) -> Any:
+        """`eager.started`, with the field errors of its first step recorded when the field
+        is awaited, as graphql-core records them."""
+        collected = self.collected_errors
+        self.collected_errors = recorded = Recorded()
+        try:
+            value = started(completing)
+        finally:
+            self.collected_errors = collected
+        if not recorded.added:
+            return value
+        return recorded_later(self, recorded, value, self.is_awaitable(value))
 
     def _steps(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[_Step]:
         """Each response field with its fast path, if any: worked out once per selection (a

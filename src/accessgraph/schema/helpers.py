@@ -43,11 +43,14 @@ async def attempt_removal(
 
 
 def selects(selections: Sequence[Selection], *path: str) -> bool:
-    """Whether a selection asks for the field at `path` (field names, fragments looked into):
+    """Whether a selection surely asks for the field at `path` (field names, fragments looked
+    into; anything under `@skip` or `@include` counts as not asked for):
     `selects(info.selected_fields, "users", "edges", "node", "tokens")`."""
     if not path:
         return True
     for selection in selections:
+        if "skip" in selection.directives or "include" in selection.directives:
+            continue
         if isinstance(selection, SelectedField):
             if selection.name == path[0] and selects(selection.selections, *path[1:]):
                 return True

@@ -32,7 +32,7 @@ _READ_ONLY = "accessgraph_read"
 POOL_SIZE = 32
 POOL_OVERFLOW = 8
 # Direct reads (see ReadConnections): connections kept between them, and for how long.
-READS_KEEP = 4
+READS_KEEP = 8
 READS_KEPT_FOR = 60.0  # seconds; then the pool has it back (its recycling, its events)
 
 

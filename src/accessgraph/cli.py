@@ -63,8 +63,10 @@ def serve(
     from accessgraph import serving
     from accessgraph.migrate import upgrade
 
-    if loop not in serving.LOOPS:
-        raise typer.BadParameter(f"one of {', '.join(serving.LOOPS)}", param_hint="--loop")
+    try:
+        serving.options(loop, workers)  # refused here, before anything runs
+    except ValueError as unknown:
+        raise typer.BadParameter(str(unknown), param_hint="--loop") from None
     settings = _settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     upgrade(settings.database_url)

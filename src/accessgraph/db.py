@@ -128,10 +128,10 @@ class ReadConnections:
         if idle:
             now = time.monotonic()
             while idle and now - idle[0][1] >= READS_KEPT_FOR:
-                await greenlet_spawn(idle.pop(0)[0].close)
+                await _to_pool(idle.pop(0)[0])
             if idle and not self._room():  # the pool is wanted: keep none but this one
                 while len(idle) > 1:
-                    await greenlet_spawn(idle.pop(0)[0].close)
+                    await _to_pool(idle.pop(0)[0])
             if idle:
                 return idle.pop()
         return await self._engine.raw_connection(), time.monotonic()
@@ -146,9 +146,13 @@ class ReadConnections:
         ):
             self._idle.append((connection, since))
             return
-        # In a greenlet, as AsyncConnection does: giving back a connection the pool has no
-        # room for closes it, which awaits the driver.
-        await greenlet_spawn(connection.close)
+        await _to_pool(connection)
+
+    @staticmethod
+    async def drop(connection: PoolProxiedConnection) -> None:
+        """After a read that failed or was cancelled: the connection is never lent again."""
+        await greenlet_spawn(connection.invalidate)
+        await _to_pool(connection)
 
     def _room(self) -> bool:
         pool = self._engine.pool
@@ -163,8 +167,13 @@ class ReadConnections:
         the engine is disposed of)."""
         self._closed = True
         while self._idle:
-            connection, _ = self._idle.pop()
-            await greenlet_spawn(connection.close)
+            await _to_pool(self._idle.pop()[0])
+
+
+async def _to_pool(connection: PoolProxiedConnection) -> None:
+    # In a greenlet, as AsyncConnection does: giving back a connection the pool has no room
+    # for (or an invalidated one) closes it, which awaits the driver.
+    await greenlet_spawn(connection.close)
 
 
 async def lock_organization(session: AsyncSession, org_id: int) -> None:

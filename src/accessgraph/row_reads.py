@@ -30,8 +30,6 @@ from sqlalchemy import ColumnElement, FromClause, Select, inspect, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, Mapper
 from sqlalchemy.orm.attributes import instance_state
-from sqlalchemy.pool import PoolProxiedConnection
-from sqlalchemy.util import greenlet_spawn
 from sqlmodel import SQLModel
 
 from accessgraph import sqlite_driver
@@ -198,12 +196,12 @@ class RowsRead:
         except Exception:
             # A broken connection must not be lent again; SQLAlchemy's way reports the error
             # (or reconnects) as it does for every other statement.
-            await _drop(connection)
+            await db.read_connections.drop(connection)
             return None
         except BaseException:
             # Cancelled mid-statement (the request's timeout): the connection may still be
             # busy with it, so it is not lent again; as SQLAlchemy does on such an exit.
-            await _drop(connection)
+            await db.read_connections.drop(connection)
             raise
         await db.read_connections.give_back(connection, since)
         return rows
@@ -295,13 +293,6 @@ class RowRead(RowsRead):
 
 M = TypeVar("M", bound=SQLModel)
 _WHOLE: dict[type[SQLModel], _Part] = {}
-
-
-async def _drop(connection: PoolProxiedConnection) -> None:
-    """Invalidate a pooled connection and give it back (the pool then closes it), in a
-    greenlet as SQLAlchemy does: closing awaits the driver."""
-    await greenlet_spawn(connection.invalidate)
-    await greenlet_spawn(connection.close)
 
 
 def detached(model: type[M], values: Mapping[str, Any]) -> M:

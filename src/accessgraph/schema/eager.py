@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine, Generator
-from typing import Any, Protocol
+from typing import Any
 
 from graphql import GraphQLError
 from graphql.execution.executor import CollectedErrors
@@ -100,18 +100,3 @@ class Recorded(CollectedErrors):
         if not self.has_nulled_position(path):
             super().add(error, path)
             self.added.append((error, path))
-
-
-class Executes(Protocol):
-    collected_errors: CollectedErrors
-
-
-async def recorded_later(
-    executor: Executes, recorded: Recorded, value: Any, awaitable: bool
-) -> Any:
-    """The field's value, its first step's errors recorded now, as graphql-core would have:
-    with the executor's errors of now (another first step's, itself recorded later, when
-    this runs within one)."""
-    for error, path in recorded.added:
-        executor.collected_errors.add(error, path)
-    return await value if awaitable else value

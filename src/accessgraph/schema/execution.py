@@ -49,7 +49,7 @@ from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCor
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
-from accessgraph.schema.eager import Recorded, recorded_later, started
+from accessgraph.schema.eager import Recorded, started
 
 TYPENAME = "__typename"
 
@@ -303,7 +303,15 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             self.collected_errors = collected
         if not recorded.added:
             return value
-        return recorded_later(self, recorded, value, self.is_awaitable(value))
+        return self._recorded_later(recorded, value, self.is_awaitable(value))
+
+    async def _recorded_later(self, recorded: Recorded, value: Any, awaitable: bool) -> Any:
+        """The field's value, its first step's errors recorded now, as graphql-core would have:
+        with the errors of now (another first step's, itself recorded later, when this runs
+        within one)."""
+        for error, path in recorded.added:
+            self.collected_errors.add(error, path)
+        return await value if awaitable else value
 
     def _steps(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[_Step]:
         """Each response field with its fast path, if any: worked out once per selection (a

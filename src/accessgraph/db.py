@@ -26,6 +26,7 @@ from sqlmodel import col
 
 from accessgraph import sqlite_driver
 from accessgraph.models import Organization
+from accessgraph.models.base import read_json
 
 _IMMEDIATE = "accessgraph_write"
 _READ_ONLY = "accessgraph_read"
@@ -40,7 +41,8 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {"echo": echo}
+        # JSON columns are read with `read_json` (SQLite's result processor, asyncpg's codec).
+        kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": read_json}
         # Connections kept for reuse: with fewer than the requests in flight, the extra ones
         # were opened and closed per request (on SQLite a thread and the PRAGMAs each time:
         # +20% CPU per team page at 16 connections). And opening one takes several turns of

@@ -1,9 +1,12 @@
 """UTCDateTime reads back timezone-aware UTC datetimes on every backend, and its one-function
-result processor (issue 8) answers what TypeDecorator's own composition answers."""
+result processor (issue 8) answers what TypeDecorator's own composition answers. JSON columns
+read what `json.loads` reads."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +15,8 @@ from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from accessgraph.models.base import UTCDateTime
+from accessgraph.db import Database
+from accessgraph.models.base import UTCDateTime, read_json
 
 PARIS = timezone(timedelta(hours=1))
 
@@ -54,3 +58,40 @@ def test_utc_datetimes_read_back_as_typedecorator_reads_them(
         assert ours(datetime(2026, 12, 5, 10, 30, tzinfo=PARIS)) == datetime(
             2026, 12, 5, 9, 30, tzinfo=UTC
         )
+
+
+# JSON columns are read with `read_json` (issue 8): whatever `json.loads` reads, it reads the
+# same, value and type, including what orjson alone would read otherwise.
+JSON_TEXTS = [
+    "[]",
+    '["MANAGE_SUBSCRIPTIONS", "VIEW_AUDIT_LOG"]',
+    '{"seats": 5, "ratio": 0.25, "on": true, "none": null}',
+    '{"big": 123456789012345678901234567890}',  # beyond 64 bits: a float to orjson
+    "18446744073709551615",  # 2**64 - 1
+    "-9223372036854775808",
+    "0.1234567890123456789012",
+    "[1e400, -1e400]",  # inf to json; refused by orjson
+    "NaN",  # json.dumps writes it for a float nan
+    '"\\ud800"',  # a lone surrogate: refused by orjson
+    '{"a": 1, "a": 2}',
+    '"caf\\u00e9 \\u2603"',
+    "  [1, 2.0, -0.0, 1E5]  ",
+]
+
+
+@pytest.mark.parametrize("text", JSON_TEXTS)
+def test_json_columns_read_as_json_reads_them(text: str) -> None:
+    ours, theirs = read_json(text), json.loads(text)
+    assert repr(ours) == repr(theirs)  # nan == nan is false; repr shows value and type
+
+
+def test_json_columns_refuse_what_json_refuses() -> None:
+    for text in ("", "[1,", "{'a': 1}"):
+        with pytest.raises(json.JSONDecodeError):
+            read_json(text)
+
+
+def test_the_engine_reads_json_columns_with_read_json(tmp_path: Path) -> None:
+    for url in (f"sqlite+aiosqlite:///{tmp_path}/db", "postgresql+asyncpg://u@127.0.0.1/db"):
+        database = Database(url)
+        assert database.engine.dialect._json_deserializer is read_json  # type: ignore[attr-defined]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, Enum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -14,6 +17,23 @@ from sqlalchemy.types import TypeDecorator
 # Primary keys are 32-bit on PostgreSQL (SERIAL). An ID or cursor beyond this names nothing
 # and must not reach SQL, where it would be an error rather than "not found".
 MAX_ID = 2**31 - 1
+
+
+# A run of digits orjson may read otherwise than json: an integer beyond 64 bits (a float to
+# orjson), or a float's long mantissa. Anything shorter it reads as json does.
+_LONG_DIGITS = re.compile(r"\d{19}")
+
+
+def read_json(text: str) -> Any:
+    """A JSON column's value, as `json.loads` reads it, ~15x faster for the short lists most
+    columns hold (a team page reads fifty `account_permissions`): orjson, unless the text has a
+    long run of digits or is something orjson refuses (NaN, a lone surrogate), which json reads."""
+    if _LONG_DIGITS.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

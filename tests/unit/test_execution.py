@@ -169,6 +169,20 @@ class Query:
         item.color = "purple"  # type: ignore[assignment]
         return item
 
+    @strawberry.field
+    def mostly_fine(self) -> list[Item]:
+        """Three items, the second one's color refused: one item off its selection's plan."""
+        items = [_item(i) for i in range(3)]
+        items[1].color = "purple"  # type: ignore[assignment]
+        return items
+
+    @strawberry.field
+    def deeply_mostly_fine(self) -> Box:
+        """Holders whose second holds an item whose color is refused, deep in the plan."""
+        holders = [_holder(i) for i in range(3)]
+        holders[1].items[1].color = "purple"  # type: ignore[assignment]
+        return Box(holder=None, holders=holders)
+
 
 DOCUMENTS = {
     "plain": "{ items { name nickname color count when } }",
@@ -205,6 +219,15 @@ DOCUMENTS = {
     "waiting and not waiting, mixed": "{ items { slow waits upper slowFails } }",
     "async error at once, then a sibling nulls the parent": (
         "{ holders { item { slowFailsOrNull fails } } box { holder { item { waitsFails fails } } } }"
+    ),
+    "a plan's irregular item among regular ones": (
+        "{ mostlyFine { name color upper __typename } }"
+    ),
+    "an irregular object deep in a plan": (
+        "{ deeplyMostlyFine { holders { item { name } items { name color } sparse { name } } } }"
+    ),
+    "an irregular nullable object deep in a plan": (
+        "{ deeplyMostlyFine { holders { maybe { name } items { color } } } }"
     ),
     "objects with aliases, fragments and directives": (
         "query ($y: Boolean!) { box { h: holders { i: item { ...N } items @include(if: $y) "
@@ -260,6 +283,55 @@ async def test_plain_objects_never_reach_execute_field(resolved: list[str]) -> N
     )
     assert not result.errors
     assert resolved == ["Query.box"] + ["Item.slow"] * 2
+
+
+@pytest.fixture
+def stepped(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each object completed field by field (off its selection's plan), as its type's name."""
+    seen: list[str] = []
+    original = Executor._execute_steps
+
+    def counting(self: Executor, parent_type: Any, *rest: Any) -> Any:
+        if parent_type.name != "Query":  # the root's fields all have resolvers
+            seen.append(parent_type.name)
+        return original(self, parent_type, *rest)
+
+    monkeypatch.setattr(Executor, "_execute_steps", counting)
+    return seen
+
+
+async def test_a_plan_completes_each_object_of_a_plain_selection(stepped: list[str]) -> None:
+    result = await _schema(Executor).execute(
+        "{ items { name color upper __typename } box { holders { item { name } items { name } } } }"
+    )
+    assert not result.errors
+    assert stepped == []
+
+
+async def test_only_the_irregular_object_leaves_the_plan(stepped: list[str]) -> None:
+    result = await _schema(Executor).execute("{ mostlyFine { name color } }")
+    assert result.errors and result.errors[0].path == ["mostlyFine", 1, "color"]
+    assert stepped == ["Item"]  # items 0 and 2 by the plan
+    result = await _schema(Executor).execute(
+        "{ deeplyMostlyFine { holders { item { name } items { color } } } }"
+    )
+    assert result.errors and result.errors[0].path == [
+        "deeplyMostlyFine",
+        "holders",
+        1,
+        "items",
+        1,
+        "color",
+    ]
+    # Holder 1 completes field by field, and within it its items (item 1 errs, item 0 by
+    # the plan of the items' selection).
+    assert stepped == ["Item", "Box", "Holder", "Item"]
+
+
+async def test_a_selection_with_a_resolver_has_no_plan(stepped: list[str]) -> None:
+    result = await _schema(Executor).execute("{ items { name slow } }")
+    assert not result.errors
+    assert stepped == ["Item"] * 3
 
 
 def test_enum_values_are_coerced_as_strawberry_coerces_them() -> None:

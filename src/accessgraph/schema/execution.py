@@ -15,6 +15,13 @@ the team page's time). Here three kinds of field skip that machinery:
   on the value(s) directly, with graphql-core's own `collect_subfields`, `is_type_of` check,
   paths and `handle_field_error`, so errors land and propagate exactly where they would.
 
+A selection made only of such fields (a user's ten columns and flags, an edge's cursor and
+node) is compiled once per request into a plan, and each object, or each item of a list, is
+completed by running the plan on it: no `Path`, no call per field, no awaitable checks. A plan
+gives all of an object's values or none: on the first thing it does not expect, the object (or
+the list's item) is completed again on the way below, from the start, and errors come out from
+there. The fields a plan reads are attributes and plain methods; reading them again is harmless.
+
 Anything unusual on the way (a null for a non-null field, a value the type refuses, a value of
 another type, an exception, deferred fragments) goes down graphql-core's own path before any of
 the field's selection has run, so errors, their paths and null propagation are graphql-core's,
@@ -75,6 +82,21 @@ _TYPENAME = object()  # the step of a `__typename` field
 # A response field: its name, its fast path (or _TYPENAME, or None: graphql-core's way), and
 # graphql-core's field details.
 _Step = tuple[str, Plain | object | None, Any]
+
+
+class PlannedObject(NamedTuple):
+    """A basic object (or list of objects) field in a plan, with the plan of its selection."""
+
+    plain: PlainObject
+    is_type_of: Callable[[Any, Any], Any] | None  # strawberry's, which reads only the object
+    plan: Plan
+
+
+# A compiled selection: each response field with its leaf, its object, or (a str) the type's
+# name for `__typename`.
+Plan = tuple[tuple[str, PlainLeaf | PlannedObject | str], ...]
+# Per selection of a request: its steps, and its plan if every field has one.
+_Selection = tuple[Any, list[_Step], Plan | None]
 
 # Per type of a schema; weak, so that a discarded schema (tests build many) is not kept.
 _PLAIN: WeakKeyDictionary[GraphQLObjectType, dict[str, Plain]] = WeakKeyDictionary()
@@ -188,6 +210,67 @@ def _reader(field: GraphQLField, definition: StrawberryField) -> Callable[[Any],
     return None if isinstance(method, staticmethod | classmethod) else method
 
 
+def run_plan(plan: Plan, source: Any) -> dict[str, Any] | None:
+    """The object's values by its plan, or None at the first thing the plan does not expect
+    (a null for a non-null field, a value its type refuses, an object of another type, an
+    error): the caller then completes the object graphql-core's way."""
+    results: dict[str, Any] = {}
+    try:
+        for response_name, step in plan:
+            if type(step) is PlainLeaf:
+                value = step.read(source)
+                if value is not None:
+                    value = step.coerce(value)
+                    if value is None:
+                        return None
+                elif step.non_null:
+                    return None
+                results[response_name] = value
+            elif type(step) is str:
+                results[response_name] = step
+            else:
+                assert type(step) is PlannedObject
+                value = _run_planned_object(step, getattr(source, step.plain.attribute))
+                if value is _IRREGULAR:
+                    return None
+                results[response_name] = value
+    except Exception:
+        return None
+    return results
+
+
+_IRREGULAR: Any = object()
+
+
+def _run_planned_object(planned: PlannedObject, value: Any) -> Any:
+    """A planned object field's value (an object's values, a list of them, or None), or
+    _IRREGULAR."""
+    plain, is_type_of, plan = planned
+    if value is None:
+        return _IRREGULAR if plain.non_null else None
+    if not plain.is_list:
+        if is_type_of is not None and is_type_of(value, None) is not True:
+            return _IRREGULAR
+        values = run_plan(plan, value)
+        return _IRREGULAR if values is None else values
+    if not isinstance(value, list | tuple):
+        return _IRREGULAR
+    completed: list[Any] = []
+    for item in value:
+        if item is None:
+            if plain.item_non_null:
+                return _IRREGULAR
+            completed.append(None)
+            continue
+        if is_type_of is not None and is_type_of(item, None) is not True:
+            return _IRREGULAR
+        values = run_plan(plan, item)
+        if values is None:
+            return _IRREGULAR
+        completed.append(values)
+    return completed
+
+
 class Executor(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -207,7 +290,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 alive.track_async_work(values)
 
         self.async_helpers = GraphQLResolveInfoHelpers(gather=gather, track=track)
-        self._plans: dict[tuple[int, GraphQLObjectType], tuple[Any, list[_Step]]] = {}
+        self._selections: dict[tuple[int, GraphQLObjectType], _Selection] = {}
 
     def execute_fields(
         self,
@@ -224,13 +307,27 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
+        _, steps, plan = self._selection(parent_type, grouped_field_set)
+        if plan is not None and position_context is None:
+            values = run_plan(plan, source_value)
+            if values is not None:
+                return values
+        return self._execute_steps(parent_type, source_value, path, steps, position_context)
+
+    def _execute_steps(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        steps: list[_Step],
+        position_context: Any,
+    ) -> Any:
+        """The selection's fields one by one (graphql-core's loop, with the fast paths)."""
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, fast, field_details_list in self._steps(
-                parent_type, grouped_field_set
-            ):
+            for response_name, fast, field_details_list in steps:
                 if type(fast) is PlainLeaf:
                     # The coerced value, or Undefined when graphql-core must decide (a null
                     # for a non-null field, a refused value, an error): its path reports
@@ -313,13 +410,14 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             self.collected_errors.add(error, path)
         return await value if awaitable else value
 
-    def _steps(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[_Step]:
-        """Each response field with its fast path, if any: worked out once per selection (a
-        page's fifty rows share one) instead of once per row and field."""
+    def _selection(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> _Selection:
+        """Each response field with its fast path, if any, and the selection's plan, if it has
+        one: worked out once per selection (a page's fifty rows share one) instead of once per
+        row and field."""
         key = (id(grouped_field_set), parent_type)
-        known = self._plans.get(key)
+        known = self._selections.get(key)
         if known is not None and known[0] is grouped_field_set:
-            return known[1]
+            return known
         plain = plain_fields(self.schema, parent_type)
         steps: list[_Step] = []
         for response_name, field_details_list in grouped_field_set.items():
@@ -327,8 +425,38 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             fast = _TYPENAME if field_name == TYPENAME else plain.get(field_name)
             steps.append((response_name, fast, field_details_list))
         # The selection is kept with its steps, so its id cannot be reused while they live.
-        self._plans[key] = (grouped_field_set, steps)
-        return steps
+        selection = self._selections[key] = (
+            grouped_field_set,
+            steps,
+            self._plan(parent_type, steps),
+        )
+        return selection
+
+    def _plan(self, parent_type: GraphQLObjectType, steps: list[_Step]) -> Plan | None:
+        """The selection's plan, if every field of it can be planned (module docstring)."""
+        plan: list[tuple[str, PlainLeaf | PlannedObject | str]] = []
+        for response_name, fast, field_details_list in steps:
+            if fast is _TYPENAME:
+                plan.append((response_name, parent_type.name))
+            elif type(fast) is PlainLeaf:
+                plan.append((response_name, fast))
+            elif (
+                type(fast) is PlainObject
+                and not _declares_is_type_of(fast.object_type)
+                and not any(details.node.directives for details in field_details_list)
+            ):
+                collected = self.collect_subfields(fast.object_type, field_details_list)
+                if collected[1]:  # deferred fragments
+                    return None
+                inner = self._selection(fast.object_type, collected[0])[2]
+                if inner is None:
+                    return None
+                plan.append(
+                    (response_name, PlannedObject(fast, fast.object_type.is_type_of, inner))
+                )
+            else:
+                return None
+        return tuple(plan)
 
     def _complete_plain_object(
         self,
@@ -444,16 +572,20 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         completed: list[Any] = []
         pending: list[int] = []
         is_awaitable = self.is_awaitable
+        _, steps, plan = self._selection(object_type, grouped_field_set)
         try:
             for index, item in enumerate(items):
                 if item is None:
                     completed.append(None)
                     continue
+                if plan is not None:
+                    values = run_plan(plan, item)
+                    if values is not None:
+                        completed.append(values)
+                        continue
                 item_path = Path(field_path, index, None)
                 try:
-                    value = self.execute_fields(
-                        object_type, item, item_path, grouped_field_set, None
-                    )
+                    value = self._execute_steps(object_type, item, item_path, steps, None)
                 except Exception as raw_error:
                     self.handle_field_error(raw_error, item_type, field_details_list, item_path)
                     value = None

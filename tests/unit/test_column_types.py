@@ -31,7 +31,16 @@ def stock(dialect: Dialect) -> Any:
     [
         (
             SQLiteDialect_aiosqlite(),
-            [None, "2026-12-05 09:30:00.123456", "2026-12-05 09:30:00", "2026-12-05"],
+            [
+                None,
+                "2026-12-05 09:30:00.123456",
+                "2026-12-05 09:30:00",
+                "2026-12-05 09:30",
+                "2026-12-05T09:30:00",
+                "2026-12-05",  # a date alone: `fromisoformat` of it plus an offset is naive
+                "2026-12-05 10:30:00+01:00",  # an offset already (not written by the app)
+                "2026-12-05 09:30:00Z",
+            ],
         ),
         (
             PGDialect_asyncpg(),
@@ -52,7 +61,7 @@ def test_utc_datetimes_read_back_as_typedecorator_reads_them(
     theirs = stock(dialect)
     for value in values:
         read = ours(value)
-        assert read == theirs(value)
+        assert read == theirs(value), value
         assert read is None or read.tzinfo is UTC
     if dialect.name == "postgresql":
         assert ours(datetime(2026, 12, 5, 10, 30, tzinfo=PARIS)) == datetime(

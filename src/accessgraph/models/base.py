@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from sqlalchemy import DateTime, Enum
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.processors import str_to_datetime
 from sqlalchemy.types import TypeDecorator
 
 # Primary keys are 32-bit on PostgreSQL (SERIAL). An ID or cursor beyond this names nothing
@@ -71,7 +72,23 @@ class UTCDateTime(TypeDecorator[datetime]):
                 return value.replace(tzinfo=UTC)
             return value if value.tzinfo is UTC else value.astimezone(UTC)
 
-        return process
+        if parse is not str_to_datetime:
+            return process
+
+        def process_text(value: Any) -> datetime | None:
+            """SQLite's text (`fromisoformat`, as SQLAlchemy parses it) read as UTC: its naive
+            value with a UTC offset appended parses straight to the aware datetime (~0.3 µs;
+            `replace(tzinfo=...)` alone takes ~1.2). Anything else (an offset already, a date
+            alone) goes to `process`."""
+            if value is None:
+                return None
+            try:
+                aware = datetime.fromisoformat(value + "+00:00")
+            except (TypeError, ValueError):
+                return process(value)
+            return aware if aware.tzinfo is UTC else process(value)
+
+        return process_text
 
 
 def enum_column(enum: type[StrEnum]) -> Enum:

@@ -16,6 +16,15 @@ from accessgraph.resolvers.pagination import Page, encode_cursor
 T = TypeVar("T")
 
 
+def made(cls: type[T], values: dict[str, Any]) -> T:
+    """An instance of the strawberry type `cls` holding `values`, which name every field of it
+    (private ones too), as its dataclass `__init__` makes it, without that call's keyword
+    arguments (~1 µs of each row of a page; `of` methods of row types use it)."""
+    instance: T = object.__new__(cls)
+    instance.__dict__.update(values)
+    return instance
+
+
 def to_global_id(type_name: str, pk: int) -> str:
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
 

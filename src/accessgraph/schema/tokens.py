@@ -14,7 +14,14 @@ from accessgraph.auth.policy import Action, SubscriptionResource
 from accessgraph.models.token import token_status
 from accessgraph.resolvers import leaks, tokens
 from accessgraph.resolvers.pagination import PageArgs
-from accessgraph.schema.base import Connection, Node, UserError, from_global_id, to_global_id
+from accessgraph.schema.base import (
+    Connection,
+    Node,
+    UserError,
+    from_global_id,
+    made,
+    to_global_id,
+)
 from accessgraph.schema.context import Context
 from accessgraph.schema.enums import TokenPermission, TokenStatus
 from accessgraph.schema.helpers import attempt, attempt_removal, decode_id
@@ -49,19 +56,22 @@ class Token(Node):
         """`subscription`: the subscription a subscription token belongs to, whose PRIMARY_ADMIN
         manages it (R22); personal tokens follow R15/R16."""
         assert token.id is not None
-        return cls(
-            id=strawberry.ID(to_global_id("Token", token.id)),
-            name=token.name,
-            permission=token.permission,
-            username=token.username,
-            status=token_status(token.revoked_at, token.expires_at, ctx.now),
-            created_at=token.created_at,
-            expires_at=token.expires_at,
-            last_used_at=token.last_used_at,
-            revoked_at=token.revoked_at,
-            _row=token,
-            _ctx=ctx,
-            _subscription=subscription,
+        return made(
+            cls,
+            {
+                "id": strawberry.ID(to_global_id("Token", token.id)),
+                "name": token.name,
+                "permission": token.permission,
+                "username": token.username,
+                "status": token_status(token.revoked_at, token.expires_at, ctx.now),
+                "created_at": token.created_at,
+                "expires_at": token.expires_at,
+                "last_used_at": token.last_used_at,
+                "revoked_at": token.revoked_at,
+                "_row": token,
+                "_ctx": ctx,
+                "_subscription": subscription,
+            },
         )
 
     @property

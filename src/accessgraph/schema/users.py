@@ -14,7 +14,14 @@ from accessgraph.auth.policy import Action
 from accessgraph.auth.principal import account_permissions_of
 from accessgraph.resolvers import account_permissions, invitations, users
 from accessgraph.resolvers.pagination import PageArgs
-from accessgraph.schema.base import Connection, Node, UserError, from_global_id, to_global_id
+from accessgraph.schema.base import (
+    Connection,
+    Node,
+    UserError,
+    from_global_id,
+    made,
+    to_global_id,
+)
 from accessgraph.schema.context import Context
 from accessgraph.schema.enums import AccountPermission, TeamRole, UserStatus
 from accessgraph.schema.helpers import attempt, decode_id, selects
@@ -23,6 +30,11 @@ if TYPE_CHECKING:
     from accessgraph.schema.tokens import Token
 
 Info = strawberry.Info[Context, None]
+
+# The columns `User.of` shows.
+_SHOWN_COLUMNS = frozenset(
+    ("id", "first_name", "last_name", "email", "role", "last_login_at", "created_at", "deleted_at")
+)
 
 
 @strawberry.type(description="A member of the organization (R2).")
@@ -39,18 +51,26 @@ class User(Node):
 
     @classmethod
     def of(cls, user: models.User, ctx: Context) -> User:
-        assert user.id is not None
-        return cls(
-            id=strawberry.ID(to_global_id("User", user.id)),
-            first_name=user.first_name,
-            last_name=user.last_name,
-            email=user.email,
-            role=user.role,
-            last_login_at=user.last_login_at,
-            created_at=user.created_at,
-            deleted_at=user.deleted_at,
-            _model=user,
-            _ctx=ctx,
+        # The loaded columns, read without SQLAlchemy's attributes (~0.25 µs each); through
+        # them when one is not loaded (expired), which they load.
+        loaded = user.__dict__
+        if not _SHOWN_COLUMNS.issubset(loaded):
+            loaded = {name: getattr(user, name) for name in _SHOWN_COLUMNS}
+        assert loaded["id"] is not None
+        return made(
+            cls,
+            {
+                "id": strawberry.ID(to_global_id("User", loaded["id"])),
+                "first_name": loaded["first_name"],
+                "last_name": loaded["last_name"],
+                "email": loaded["email"],
+                "role": loaded["role"],
+                "last_login_at": loaded["last_login_at"],
+                "created_at": loaded["created_at"],
+                "deleted_at": loaded["deleted_at"],
+                "_model": user,
+                "_ctx": ctx,
+            },
         )
 
     # Computed only when asked for: plain methods take the executor's fast path (a resolver

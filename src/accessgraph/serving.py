@@ -21,6 +21,8 @@ from types import FrameType
 
 import uvicorn
 
+from accessgraph import http_writes
+
 log = logging.getLogger("accessgraph.serving")
 APP = "accessgraph.app:app_from_env"
 RESTART_DELAY_SECONDS = 1.0
@@ -39,9 +41,10 @@ LOOPS = ("auto", "asyncio", "uvloop")
 # event loop comes from `options`.
 UVICORN_OPTIONS: dict[str, object] = {
     "factory": True,
-    # A dependency of the project, named so that a missing one fails loudly instead of
-    # falling back to h11 (bench/README.md: ~15% fewer checks per second).
-    "http": "httptools",
+    # uvicorn's httptools protocol (a dependency of the project, imported by name, so a
+    # missing one fails loudly instead of falling back to h11: bench/README.md, ~15% fewer
+    # checks per second), sending a response's head with its body (http_writes.py).
+    "http": http_writes.PROTOCOL,
     "log_level": "info",
     "access_log": False,
     "proxy_headers": False,

@@ -305,7 +305,15 @@ async def test_a_plan_completes_each_object_of_a_plain_selection(stepped: list[s
         "{ items { name color upper __typename } box { holders { item { name } items { name } } } }"
     )
     assert not result.errors
-    assert stepped == []
+    # The box, one object of its selection, by its steps; every list's items, and the items'
+    # objects, by plans.
+    assert stepped == ["Box"]
+
+
+async def test_a_selection_completing_one_object_is_not_planned(stepped: list[str]) -> None:
+    result = await _schema(Executor).execute("{ box { holder { item { name } } } }")
+    assert not result.errors
+    assert stepped == ["Box", "Holder", "Item"]  # by their steps: a plan would cost more
 
 
 async def test_only_the_irregular_object_leaves_the_plan(stepped: list[str]) -> None:

@@ -23,6 +23,8 @@ for _internal in ("local", "test", "arpa"):
 def has_control(text: str) -> bool:
     """Control, format (bidi overrides, zero-width) or unassigned characters: text that would
     display as something other than what it is, or break a log line."""
+    if text.isascii():  # ASCII's C characters are its controls, all that it cannot print
+        return not text.isprintable()
     return any(unicodedata.category(ch).startswith("C") for ch in text)
 
 

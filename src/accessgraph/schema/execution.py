@@ -95,8 +95,21 @@ class PlannedObject(NamedTuple):
 # A compiled selection: each response field with its leaf, its object, or (a str) the type's
 # name for `__typename`.
 Plan = tuple[tuple[str, PlainLeaf | PlannedObject | str], ...]
-# Per selection of a request: its steps, and its plan if every field has one.
-_Selection = tuple[Any, list[_Step], Plan | None]
+_UNPLANNED: Any = object()
+
+
+class _Selection:
+    """A selection of a request: graphql-core's fields, their steps, and once worked out, its
+    plan (None if some field has none)."""
+
+    __slots__ = ("fields", "plan", "steps", "uses")
+
+    def __init__(self, fields: Any, steps: list[_Step]) -> None:
+        self.fields = fields  # kept, so that its id (the key) is not reused while this lives
+        self.steps = steps
+        self.plan: Plan | None = _UNPLANNED
+        self.uses = 0  # objects completed by its steps before its plan was worked out
+
 
 # Per type of a schema; weak, so that a discarded schema (tests build many) is not kept.
 _PLAIN: WeakKeyDictionary[GraphQLObjectType, dict[str, Plain]] = WeakKeyDictionary()
@@ -307,12 +320,16 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        _, steps, plan = self._selection(parent_type, grouped_field_set)
-        if plan is not None and position_context is None:
-            values = run_plan(plan, source_value)
-            if values is not None:
-                return values
-        return self._execute_steps(parent_type, source_value, path, steps, position_context)
+        selection = self._selection(parent_type, grouped_field_set)
+        if position_context is None:
+            plan = self._plan_of(parent_type, selection, 1)
+            if plan is not None:
+                values = run_plan(plan, source_value)
+                if values is not None:
+                    return values
+        return self._execute_steps(
+            parent_type, source_value, path, selection.steps, position_context
+        )
 
     def _execute_steps(
         self,
@@ -411,12 +428,11 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         return await value if awaitable else value
 
     def _selection(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> _Selection:
-        """Each response field with its fast path, if any, and the selection's plan, if it has
-        one: worked out once per selection (a page's fifty rows share one) instead of once per
-        row and field."""
+        """Each response field with its fast path, if any: worked out once per selection (a
+        page's fifty rows share one) instead of once per row and field."""
         key = (id(grouped_field_set), parent_type)
         known = self._selections.get(key)
-        if known is not None and known[0] is grouped_field_set:
+        if known is not None and known.fields is grouped_field_set:
             return known
         plain = plain_fields(self.schema, parent_type)
         steps: list[_Step] = []
@@ -424,13 +440,22 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             field_name = field_details_list[0].node.name.value
             fast = _TYPENAME if field_name == TYPENAME else plain.get(field_name)
             steps.append((response_name, fast, field_details_list))
-        # The selection is kept with its steps, so its id cannot be reused while they live.
-        selection = self._selections[key] = (
-            grouped_field_set,
-            steps,
-            self._plan(parent_type, steps),
-        )
+        selection = self._selections[key] = _Selection(grouped_field_set, steps)
         return selection
+
+    def _plan_of(
+        self, parent_type: GraphQLObjectType, selection: _Selection, objects: int
+    ) -> Plan | None:
+        """The selection's plan for completing `objects` objects, worked out once the selection
+        completes a second object: one object (a check's answer) costs less by its steps than
+        by working out a plan."""
+        plan = selection.plan
+        if plan is _UNPLANNED:
+            selection.uses += objects
+            if selection.uses < 2:
+                return None
+            plan = selection.plan = self._plan(parent_type, selection.steps)
+        return plan
 
     def _plan(self, parent_type: GraphQLObjectType, steps: list[_Step]) -> Plan | None:
         """The selection's plan, if every field of it can be planned (module docstring)."""
@@ -448,7 +473,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 collected = self.collect_subfields(fast.object_type, field_details_list)
                 if collected[1]:  # deferred fragments
                     return None
-                inner = self._selection(fast.object_type, collected[0])[2]
+                inner_selection = self._selection(fast.object_type, collected[0])
+                inner = self._plan_of(fast.object_type, inner_selection, 2)  # planned now
                 if inner is None:
                     return None
                 plan.append(
@@ -572,7 +598,8 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         completed: list[Any] = []
         pending: list[int] = []
         is_awaitable = self.is_awaitable
-        _, steps, plan = self._selection(object_type, grouped_field_set)
+        selection = self._selection(object_type, grouped_field_set)
+        steps, plan = selection.steps, self._plan_of(object_type, selection, len(items))
         try:
             for index, item in enumerate(items):
                 if item is None:

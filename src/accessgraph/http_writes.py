@@ -12,11 +12,13 @@ connection, so the bytes and their order on the wire are unchanged.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 PROTOCOL = "accessgraph.http_writes:HttpProtocol"  # uvicorn's `http` option
+# A body this long goes out on its own after the head: joining them would copy it.
+JOIN_AT_MOST = 64 * 1024
 
 
 class HeadWithBody:
@@ -37,7 +39,11 @@ class HeadWithBody:
         held = self._held
         if held is not None:
             self._release()
-            self._transport.write(held + data)
+            if len(data) <= JOIN_AT_MOST:
+                self._transport.write(held + data)
+                return
+            self._transport.write(held)
+            self._transport.write(data)
         elif data[:9] == b"HTTP/1.1 " and data[-4:] == b"\r\n\r\n":  # a response's head
             self._held = bytes(data)
             self._flush = self._loop.call_soon(self.send_held)
@@ -75,5 +81,4 @@ class HeadWithBody:
 
 class HttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        proxy: Any = HeadWithBody(transport, self.loop)
-        super().connection_made(proxy)
+        super().connection_made(cast(asyncio.Transport, HeadWithBody(transport, self.loop)))

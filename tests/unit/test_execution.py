@@ -226,6 +226,9 @@ DOCUMENTS = {
     "an irregular object deep in a plan": (
         "{ deeplyMostlyFine { holders { item { name } items { name color } sparse { name } } } }"
     ),
+    "a permission deep in a selection that would be planned": (
+        "{ box { holders { item { name secret } items { name } } } }"
+    ),
     "an irregular nullable object deep in a plan": (
         "{ deeplyMostlyFine { holders { maybe { name } items { color } } } }"
     ),

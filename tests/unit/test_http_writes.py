@@ -5,13 +5,15 @@ close."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 
-from accessgraph.http_writes import HeadWithBody, HttpProtocol
+from accessgraph.http_writes import JOIN_AT_MOST, HeadWithBody, HttpProtocol
 
 HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"
 
@@ -93,23 +95,36 @@ async def test_everything_else_is_the_transport_s() -> None:
     assert proxy.get_extra_info("peername") == ("127.0.0.1", 1)
 
 
-async def test_a_served_response_is_one_write(
-    unused_tcp_port: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Through uvicorn with the protocol: two plain responses on one keep-alive connection and
-    a streamed one, each answered whole, and what reaches the socket's transport."""
+async def test_a_long_body_goes_out_after_its_head_uncopied() -> None:
+    recorded, proxy = await _proxied()
+    body = b"x" * (JOIN_AT_MOST + 1)
+    proxy.write(HEAD)
+    proxy.write(body)
+    assert recorded.writes == [HEAD, body]
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        streamed = scope["path"] == "/stream"
-        headers = [] if streamed else [(b"content-length", b"5")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        if streamed:
-            await send({"type": "http.response.body", "body": b"hel", "more_body": True})
-            await asyncio.sleep(0.01)
-        await send({"type": "http.response.body", "body": b"lo" if streamed else b"hello"})
 
+async def _app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Five bytes at once; at /stream, in two chunks with a wait between."""
+    if scope["type"] != "http":
+        return
+    if scope["path"] == "/upload":
+        message = await receive()  # the body, which a client expecting 100 waits to send
+        body = message.get("body", b"")
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+        return
+    streamed = scope["path"] == "/stream"
+    headers = [] if streamed else [(b"content-length", b"5")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    if streamed:
+        await send({"type": "http.response.body", "body": b"hel", "more_body": True})
+        await asyncio.sleep(0.01)
+    await send({"type": "http.response.body", "body": b"lo" if streamed else b"hello"})
+
+
+@contextlib.asynccontextmanager
+async def _served(port: int, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[list[bytes]]:
+    """`_app` served by uvicorn with the protocol; yields what reaches the socket's transport."""
     sent: list[bytes] = []
     original_init = HeadWithBody.__init__
 
@@ -125,22 +140,67 @@ async def test_a_served_response_is_one_write(
         original_init(self, Counting(), loop)  # type: ignore[arg-type]
 
     monkeypatch.setattr(HeadWithBody, "__init__", counting_init)
-    config = uvicorn.Config(app, port=unused_tcp_port, http=HttpProtocol, log_level="error")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn.Config(_app, port=port, http=HttpProtocol, log_level="error"))
     serving = asyncio.create_task(server.serve())
     try:
         for _ in range(500):  # up to 5 s
             if server.started:
                 break
             await asyncio.sleep(0.01)
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{unused_tcp_port}") as client:
-            for path in ("/", "/", "/stream"):
-                response = await client.get(path)
-                assert (response.status_code, response.content) == (200, b"hello")
+        yield sent
     finally:
         server.should_exit = True
         await serving
+
+
+async def test_a_served_response_is_one_write(
+    unused_tcp_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two plain responses on one keep-alive connection and a streamed one, each whole."""
+    base = f"http://127.0.0.1:{unused_tcp_port}"
+    async with _served(unused_tcp_port, monkeypatch) as sent, httpx.AsyncClient() as client:
+        for path in ("/", "/", "/stream"):
+            response = await client.get(base + path)
+            assert (response.status_code, response.content) == (200, b"hello")
     # One write per plain response (uvicorn alone: two); the streamed one's head goes with
     # its first chunk, the last chunk with the end.
     assert len(sent) == 1 + 1 + 2
     assert sent[0].startswith(b"HTTP/1.1 200 OK\r\n") and sent[0].endswith(b"\r\n\r\nhello")
+
+
+async def _exchange(port: int, request: bytes, then: bytes = b"") -> bytes:
+    """`request` on a raw connection (and `then`, once something came back); all it got."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    received = await asyncio.wait_for(reader.read(65536), 5)
+    if then:
+        writer.write(then)
+        received += await asyncio.wait_for(reader.read(65536), 5)
+    writer.close()
+    await writer.wait_closed()
+    return received
+
+
+async def test_a_head_request_gets_its_head(
+    unused_tcp_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with _served(unused_tcp_port, monkeypatch):
+        received = await _exchange(
+            unused_tcp_port, b"HEAD / HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n"
+        )
+    assert received.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert received.endswith(b"\r\n\r\n") and b"hello" not in received
+
+
+async def test_a_client_expecting_100_gets_it_before_sending_its_body(
+    unused_tcp_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with _served(unused_tcp_port, monkeypatch):
+        received = await _exchange(
+            unused_tcp_port,
+            b"POST /upload HTTP/1.1\r\nhost: t\r\ncontent-length: 4\r\n"
+            b"expect: 100-continue\r\nconnection: close\r\n\r\n",
+            then=b"ping",
+        )
+    assert received.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
+    assert received.endswith(b"\r\n\r\n4\r\nping\r\n0\r\n\r\n")  # chunked

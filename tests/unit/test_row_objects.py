@@ -9,10 +9,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import strawberry
 
 import accessgraph.schema  # noqa: F401  (resolves the types' lazy annotations)
 from accessgraph import models
 from accessgraph.resolvers.tokens import TokenRow
+from accessgraph.schema.base import made
 from accessgraph.schema.tokens import Token
 from accessgraph.schema.users import User
 
@@ -76,3 +78,18 @@ def test_a_token_is_what_its_init_makes(as_row: bool) -> None:
     _as_init_makes_it(token)
     assert token.status == models.TokenStatus.EXPIRED
     assert token.expires_at == NOW - timedelta(days=1)
+
+
+def test_made_refuses_values_that_do_not_name_every_field() -> None:
+    @strawberry.type
+    class Pair:
+        left: int
+        right: int
+        _note: strawberry.Private[str]
+
+    with pytest.raises(TypeError, match="right"):
+        made(Pair, {"left": 1, "_note": ""})
+    with pytest.raises(TypeError, match="middle"):
+        made(Pair, {"left": 1, "right": 2, "middle": 3, "_note": ""})
+    pair = made(Pair, {"left": 1, "right": 2, "_note": "n"})
+    _as_init_makes_it(pair)

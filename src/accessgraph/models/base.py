@@ -20,16 +20,19 @@ from sqlalchemy.types import TypeDecorator
 MAX_ID = 2**31 - 1
 
 
-# A run of digits orjson may read otherwise than json: an integer beyond 64 bits (a float to
-# orjson), or a float's long mantissa. Anything shorter it reads as json does.
+# The digits of an integer orjson may read otherwise than json: beyond 64 bits, a float to
+# orjson. Shorter integers, and floats, it reads as json does.
 _LONG_DIGITS = re.compile(r"\d{19}")
+# SQLAlchemy's text for a datetime on SQLite (what the app writes).
+_SQLITE_DATETIME = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d{6})?")
 
 
-def read_json(text: str) -> Any:
+def read_json(text: str | bytes) -> Any:
     """A JSON column's value, as `json.loads` reads it, ~15x faster for the short lists most
     columns hold (a team page reads fifty `account_permissions`): orjson, unless the text has a
-    long run of digits or is something orjson refuses (NaN, a lone surrogate), which json reads."""
-    if _LONG_DIGITS.search(text) is None:
+    long run of digits or is something orjson refuses (NaN, a lone surrogate), which json reads
+    (and anything but text: bytes of a BLOB)."""
+    if type(text) is str and _LONG_DIGITS.search(text) is None:
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
@@ -76,17 +79,13 @@ class UTCDateTime(TypeDecorator[datetime]):
             return process
 
         def process_text(value: Any) -> datetime | None:
-            """SQLite's text (`fromisoformat`, as SQLAlchemy parses it) read as UTC: its naive
-            value with a UTC offset appended parses straight to the aware datetime (~0.3 µs;
-            `replace(tzinfo=...)` alone takes ~1.2). Anything else (an offset already, a date
-            alone) goes to `process`."""
-            if value is None:
-                return None
-            try:
-                aware = datetime.fromisoformat(value + "+00:00")
-            except (TypeError, ValueError):
-                return process(value)
-            return aware if aware.tzinfo is UTC else process(value)
+            """SQLite's text (`fromisoformat`, as SQLAlchemy parses it) read as UTC: the text
+            the app writes, with a UTC offset appended, parses straight to the aware datetime
+            (~0.4 µs; `replace(tzinfo=...)` alone takes ~1.2). Anything else (an offset
+            already, a date alone, text `fromisoformat` would refuse) goes to `process`."""
+            if type(value) is str and _SQLITE_DATETIME.fullmatch(value):
+                return datetime.fromisoformat(value + "+00:00")
+            return process(value) if value is not None else None
 
         return process_text
 

@@ -96,6 +96,7 @@ class PlannedObject(NamedTuple):
 # name for `__typename`.
 Plan = tuple[tuple[str, PlainLeaf | PlannedObject | str], ...]
 _UNPLANNED: Any = object()
+_IRREGULAR: Any = object()  # what a planned object field is when the plan does not hold
 
 
 class _Selection:
@@ -230,7 +231,7 @@ def run_plan(plan: Plan, source: Any) -> dict[str, Any] | None:
     results: dict[str, Any] = {}
     try:
         for response_name, step in plan:
-            if type(step) is PlainLeaf:
+            if type(step) is PlainLeaf:  # as `Executor._execute_steps` reads a leaf
                 value = step.read(source)
                 if value is not None:
                     value = step.coerce(value)
@@ -250,9 +251,6 @@ def run_plan(plan: Plan, source: Any) -> dict[str, Any] | None:
     except Exception:
         return None
     return results
-
-
-_IRREGULAR: Any = object()
 
 
 def _run_planned_object(planned: PlannedObject, value: Any) -> Any:
@@ -345,7 +343,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         awaitable_fields: list[str] = []
         try:
             for response_name, fast, field_details_list in steps:
-                if type(fast) is PlainLeaf:
+                if type(fast) is PlainLeaf:  # as `run_plan` reads a leaf
                     # The coerced value, or Undefined when graphql-core must decide (a null
                     # for a non-null field, a refused value, an error): its path reports
                     # those exactly. Inline: this runs for every leaf of every row.

@@ -31,10 +31,17 @@ if TYPE_CHECKING:
 
 Info = strawberry.Info[Context, None]
 
-# The columns `User.of` shows.
-_SHOWN_COLUMNS = frozenset(
-    ("id", "first_name", "last_name", "email", "role", "last_login_at", "created_at", "deleted_at")
+# The columns `User.of` shows as they are (and the id, as a global ID).
+_SHOWN_COLUMNS = (
+    "first_name",
+    "last_name",
+    "email",
+    "role",
+    "last_login_at",
+    "created_at",
+    "deleted_at",
 )
+_READ_COLUMNS = frozenset(("id", *_SHOWN_COLUMNS))
 
 
 @strawberry.type(description="A member of the organization (R2).")
@@ -54,24 +61,12 @@ class User(Node):
         # The loaded columns, read without SQLAlchemy's attributes (~0.25 µs each); through
         # them when one is not loaded (expired), which they load.
         loaded = user.__dict__
-        if not _SHOWN_COLUMNS.issubset(loaded):
-            loaded = {name: getattr(user, name) for name in _SHOWN_COLUMNS}
+        if not _READ_COLUMNS.issubset(loaded):
+            loaded = {name: getattr(user, name) for name in _READ_COLUMNS}
         assert loaded["id"] is not None
-        return made(
-            cls,
-            {
-                "id": strawberry.ID(to_global_id("User", loaded["id"])),
-                "first_name": loaded["first_name"],
-                "last_name": loaded["last_name"],
-                "email": loaded["email"],
-                "role": loaded["role"],
-                "last_login_at": loaded["last_login_at"],
-                "created_at": loaded["created_at"],
-                "deleted_at": loaded["deleted_at"],
-                "_model": user,
-                "_ctx": ctx,
-            },
-        )
+        values = {name: loaded[name] for name in _SHOWN_COLUMNS}
+        values.update(id=strawberry.ID(to_global_id("User", loaded["id"])), _model=user, _ctx=ctx)
+        return made(cls, values)
 
     # Computed only when asked for: plain methods take the executor's fast path (a resolver
     # per row and field was a third of the team page's time), and a page that does not show

@@ -285,7 +285,22 @@ async def test_plain_objects_never_reach_execute_field(resolved: list[str]) -> N
         "{ box { holders { item { name slow } items { name } maybe { name } } } }"
     )
     assert not result.errors
-    assert resolved == ["Query.box"] + ["Item.slow"] * 2
+    assert resolved == ["Query.box"]  # `slow`, an async method, is called directly too
+
+
+async def test_async_methods_are_called_without_strawberry_s_wrapper(
+    resolved: list[str],
+) -> None:
+    async def load(keys: list[int]) -> list[int]:
+        return [key * 10 for key in keys]
+
+    loader = DataLoader[int, int](load_fn=load)
+    result = await _schema(Executor).execute(
+        "{ items { slow waits slowFailsOrNull loaded } }", context_value={"loader": loader}
+    )
+    assert result.errors and {e.path[-1] for e in result.errors} == {"slowFailsOrNull"}
+    # `loaded` takes `info`: strawberry's wrapper makes it one, so it goes graphql-core's way.
+    assert resolved == ["Query.items"] + ["Item.loaded"] * 3
 
 
 @pytest.fixture

@@ -77,7 +77,12 @@ class PlainObject(NamedTuple):
     item_non_null: bool
 
 
-Plain = PlainLeaf | PlainObject
+class PlainAsync(NamedTuple):
+    call: Callable[[Any], Awaitable[Any]]  # the type's async method
+    field: GraphQLField
+
+
+Plain = PlainLeaf | PlainObject | PlainAsync
 _TYPENAME = object()  # the step of a `__typename` field
 # A response field: its name, its fast path (or _TYPENAME, or None: graphql-core's way), and
 # graphql-core's field details.
@@ -143,6 +148,9 @@ def _plain(field: GraphQLField) -> Plain | None:
     definition = field.extensions.get(GraphQLCoreConverter.DEFINITION_BACKREF)
     if not isinstance(definition, StrawberryField) or field.args or definition.extensions:
         return None
+    method = _method(definition, asynchronous=True)
+    if method is not None:
+        return PlainAsync(method, field)
     field_type = field.type
     non_null = isinstance(field_type, GraphQLNonNull)
     inner = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
@@ -207,10 +215,17 @@ def _reader(field: GraphQLField, definition: StrawberryField) -> Callable[[Any],
     """How a leaf's value is read without graphql-core's machinery, if it can be."""
     if definition.is_basic_field:
         return attrgetter(definition.python_name) if _default_resolver(field, definition) else None
+    return _method(definition, asynchronous=False)
+
+
+def _method(definition: StrawberryField, *, asynchronous: bool) -> Callable[[Any], Any] | None:
+    """The field's resolver if it is a plain method of the type, sync or async as asked: no
+    argument, no `info`, no root or parent; called with the object, as strawberry's resolver
+    wrapper ends up calling it."""
     resolver = definition.base_resolver
     if (
         resolver is None
-        or resolver.is_async
+        or resolver.is_async is not asynchronous
         or resolver.arguments
         or resolver.self_parameter is None
         or resolver.info_parameter is not None
@@ -372,13 +387,15 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 elif fast is _TYPENAME:
                     results[response_name] = parent_type.name
                     continue
-                result = self.execute_field(
-                    parent_type,
-                    source_value,
-                    field_details_list,
-                    Path(path, response_name, parent_type.name),
-                    position_context,
-                )
+                field_path = Path(path, response_name, parent_type.name)
+                if type(fast) is PlainAsync and position_context is None:
+                    result = self._execute_method(
+                        fast, parent_type, source_value, field_details_list, field_path
+                    )
+                else:
+                    result = self.execute_field(
+                        parent_type, source_value, field_details_list, field_path, position_context
+                    )
                 if result is not Undefined:
                     if type(result) is CoroutineType:
                         result = self._started(result)
@@ -403,6 +420,29 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return results
 
         return get_results()
+
+    def _execute_method(
+        self,
+        plain: PlainAsync,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+    ) -> Any:
+        """graphql-core's `execute_field` for a plain async method, called with the object
+        (strawberry's resolver wrapper, which ends with that call, is skipped: no `Info` of its
+        own, no arguments to convert, no `await_maybe`)."""
+        return_type = plain.field.type
+        nodes = [details.node for details in field_details_list]
+        info = self.build_resolve_info(plain.field, nodes, parent_type, path)
+        try:
+            result = plain.call(source)
+            return self.complete_awaitable_value(
+                return_type, field_details_list, info, path, result, None
+            )
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
 
     def _started(self, completing: Coroutine[Any, Any, Any]) -> Any:
         """`eager.started`, with the field errors of its first step recorded when the field

@@ -113,15 +113,16 @@ class User(Node):
             and ctx.can(Action.MANAGE_ACCOUNT_PERMISSIONS, user)
         )
 
+    # No `info` (the request's context is the object's): the executor calls it directly, as
+    # it does every plain async method (a nested page has one per user).
     @strawberry.field(description="The tokens this user created that the viewer may see.")
-    async def tokens(
-        self, info: Info
-    ) -> list[Annotated[Token, strawberry.lazy("accessgraph.schema.tokens")]]:
+    async def tokens(self) -> list[Annotated[Token, strawberry.lazy("accessgraph.schema.tokens")]]:
         from accessgraph.schema.tokens import Token
 
         assert self._model.id is not None
-        rows = await info.context.loaders.tokens_by_owner.load(self._model.id)
-        return [Token.of(row, info.context) for row in rows]
+        ctx = self._ctx
+        rows = await ctx.loaders.tokens_by_owner.load(self._model.id)
+        return [Token.of(row, ctx) for row in rows]
 
 
 async def load_user(ctx: Context, user_id: int | None) -> User | None:

@@ -4,7 +4,7 @@ A page is mostly plain fields: `email`, `status`, `createdAt` of fifty rows are 
 objects that the list's resolver already built, and `edges`, `node` are attributes holding them.
 graphql-core still runs each one like a field with a resolver: a `Path`, a strawberry `Info`,
 the resolver wrapper, an awaitable check and `complete_value` (~600 such fields made a third of
-the team page's time). Here three kinds of field skip that machinery:
+the team page's time). Here four kinds of field skip that machinery:
 
 - a leaf (scalar or enum) that strawberry itself calls basic (no resolver, no field extension,
   so no permission): read with `getattr` and coerced with the type's `coerce_output_value`, the
@@ -13,14 +13,18 @@ the team page's time). Here three kinds of field skip that machinery:
   called with the object, as strawberry calls it, and coerced the same way;
 - a basic field holding an object or a list of objects (no abstract type): its selection runs
   on the value(s) directly, with graphql-core's own `collect_subfields`, `is_type_of` check,
-  paths and `handle_field_error`, so errors land and propagate exactly where they would.
+  paths and `handle_field_error`, so errors land and propagate exactly where they would;
+- a plain async method of the type (no argument, no `info`, no extension: `totalCount`, a
+  user's `tokens`): called with the object, as strawberry's wrapper ends up calling it, and
+  completed by graphql-core's `complete_awaitable_value`, as graphql-core completes it.
 
-A selection made only of such fields (a user's ten columns and flags, an edge's cursor and
+A selection made only of the first three kinds (a user's ten columns and flags, an edge's cursor and
 node) is compiled once per request into a plan, and each object, or each item of a list, is
 completed by running the plan on it: no `Path`, no call per field, no awaitable checks. A plan
 gives all of an object's values or none: on the first thing it does not expect, the object (or
 the list's item) is completed again on the way below, from the start, and errors come out from
-there. The fields a plan reads are attributes and plain methods; reading them again is harmless.
+there. The fields a plan reads are attributes and plain methods; reading them again is harmless. A
+selection is planned once it completes a second object: for one object, its steps cost less.
 
 Anything unusual on the way (a null for a non-null field, a value the type refuses, a value of
 another type, an exception, deferred fragments) goes down graphql-core's own path before any of

@@ -24,7 +24,7 @@ from sqlalchemy.pool import PoolProxiedConnection, QueuePool
 from sqlalchemy.util import greenlet_spawn
 from sqlmodel import col
 
-from accessgraph import sqlite_driver
+from accessgraph import pg_timestamps, sqlite_driver
 from accessgraph.models import Organization
 from accessgraph.models.base import read_json
 
@@ -60,9 +60,14 @@ class Database:
         else:
             # No pre-ping: it would add a statement to every checkout; recycle instead.
             kwargs["pool_recycle"] = 1800
+        asyncpg = make_url(url).get_driver_name() == "asyncpg"
+        if asyncpg:
+            kwargs["connect_args"] = {"server_settings": pg_timestamps.SERVER_SETTINGS}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        if asyncpg:
+            pg_timestamps.read_timestamps_as_text(self.engine)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Reads run without a transaction of their own: each statement sees one committed
         # state, as under PostgreSQL's READ COMMITTED anyway, and a read is one statement on

@@ -5,7 +5,9 @@ reads ~900 of them); PostgreSQL's ISO text parses with `datetime.fromisoformat` 
 engine's connections talk in UTC and ISO dates (`SERVER_SETTINGS`), so the text is
 `2026-12-05 09:30:00.5+00` and reads as the same aware UTC datetime the binary codec makes.
 Values are written as ISO text the way asyncpg's codec writes them: converted to UTC, a naive
-one taken as local time; its infinities are PostgreSQL's.
+one taken as local time, an instant at either end of datetime's range as PostgreSQL's infinity.
+(Only datetimes: the app's columns refuse anything else, where asyncpg's binary codec would
+also take a `date` as local midnight. Binary COPY needs the binary codec; the app has none.)
 """
 
 from __future__ import annotations
@@ -20,24 +22,33 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 SERVER_SETTINGS = {"TimeZone": "UTC", "DateStyle": "ISO"}
 # asyncpg's values for PostgreSQL's infinities (naive, as its binary codec returns them).
 _INFINITIES = {"infinity": datetime.max, "-infinity": datetime.min}
+_LAST, _FIRST = datetime.max.replace(tzinfo=UTC), datetime.min.replace(tzinfo=UTC)
 
 
 def read_timestamptz(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text)
+        value = datetime.fromisoformat(text)
     except ValueError:
         infinity = _INFINITIES.get(text)
         if infinity is None:
             raise
         return infinity
+    # In UTC whatever the session's zone (the binary codec's values are): a `SET TIME ZONE`
+    # would otherwise change what is read.
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 def timestamptz_text(value: datetime) -> str:
-    if value == datetime.max:
+    if value == datetime.max:  # naive: asyncpg's infinities, before converting (overflow)
         return "infinity"
     if value == datetime.min:
         return "-infinity"
-    return value.astimezone(UTC).isoformat()
+    utc = value.astimezone(UTC)
+    if utc == _LAST:  # the binary codec writes the range's ends as infinities too
+        return "infinity"
+    if utc == _FIRST:
+        return "-infinity"
+    return utc.isoformat()
 
 
 def read_timestamps_as_text(engine: AsyncEngine) -> None:

@@ -4,6 +4,9 @@ stored as that codec stores it."""
 
 from __future__ import annotations
 
+import os
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -11,6 +14,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from accessgraph import pg_timestamps
 from accessgraph.db import Database
 from accessgraph.pg_timestamps import read_timestamptz, timestamptz_text
 
@@ -31,7 +35,43 @@ VALUES = [
     datetime(2026, 12, 5, 9, 30),  # naive: local time, to asyncpg as to the engine
     datetime.max,
     datetime.min,
+    datetime.max.replace(tzinfo=UTC),  # the range's ends, aware: infinities to asyncpg
+    datetime.min.replace(tzinfo=UTC),
+    datetime(1, 1, 1, 1, tzinfo=timezone(timedelta(hours=1))),  # the first instant
 ]
+
+
+@pytest.fixture
+def codec_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The text codec's calls (read, write): the engine's connections must use it."""
+    calls: list[str] = []
+    read, write = pg_timestamps.read_timestamptz, pg_timestamps.timestamptz_text
+
+    def reading(text: str) -> datetime:
+        calls.append("read")
+        return read(text)
+
+    def writing(value: datetime) -> str:
+        calls.append("write")
+        return write(value)
+
+    monkeypatch.setattr(pg_timestamps, "read_timestamptz", reading)
+    monkeypatch.setattr(pg_timestamps, "timestamptz_text", writing)
+    return calls
+
+
+@pytest.fixture
+def local_zone_not_utc() -> Iterator[None]:
+    """The process's local zone west of UTC, so that a naive value's conversion shows."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
 
 
 def _driver_url(url: str) -> str:
@@ -60,19 +100,41 @@ async def _through_asyncpg(url: str, sql: str, *args: Any) -> list[Any]:
 
 @pytest.mark.postgres_only
 @pytest.mark.parametrize("text", TEXTS)
-async def test_values_read_as_asyncpg_reads_them(pg_url: str, text: str) -> None:
+async def test_values_read_as_asyncpg_reads_them(
+    pg_url: str, text: str, codec_calls: list[str]
+) -> None:
     sql = "SELECT $1::text::timestamptz"
     ours = await _through_engine(pg_url, sql, text)
+    assert codec_calls == ["read"]
     theirs = await _through_asyncpg(pg_url, sql, text)
     assert ours == theirs and [type(v) for v in ours] == [type(v) for v in theirs]
     assert [getattr(v, "tzinfo", None) for v in ours] == [v.tzinfo for v in theirs]
 
 
 @pytest.mark.postgres_only
+@pytest.mark.usefixtures("local_zone_not_utc")
 @pytest.mark.parametrize("value", VALUES, ids=str)
-async def test_values_written_as_asyncpg_writes_them(pg_url: str, value: datetime) -> None:
+async def test_values_written_as_asyncpg_writes_them(
+    pg_url: str, value: datetime, codec_calls: list[str]
+) -> None:
     sql = "SELECT $1::timestamptz::text"  # as stored, in the session's zone (UTC for both)
     assert await _through_engine(pg_url, sql, value) == await _through_asyncpg(pg_url, sql, value)
+    assert codec_calls == ["write"]
+
+
+@pytest.mark.postgres_only
+async def test_values_read_in_utc_whatever_the_session_zone(pg_url: str) -> None:
+    database = Database(pg_url)
+    try:
+        async with database.engine.connect() as connection:
+            raw: Any = await connection.get_raw_connection()
+            await raw.driver_connection.execute("SET TIME ZONE 'Europe/Paris'")
+            value = await raw.driver_connection.fetchval(
+                "SELECT '2026-12-05 09:30:00+00'::timestamptz"
+            )
+    finally:
+        await database.dispose()
+    assert value == datetime(2026, 12, 5, 9, 30, tzinfo=UTC) and value.tzinfo is UTC
 
 
 @pytest.mark.postgres_only
@@ -80,7 +142,7 @@ async def test_the_engine_talks_in_utc_and_iso(pg_url: str) -> None:
     settings = await _through_engine(
         pg_url, "SELECT current_setting('TimeZone') UNION ALL SELECT current_setting('DateStyle')"
     )
-    assert settings == ["UTC", "ISO, MDY"]
+    assert settings[0] == "UTC" and settings[1].startswith("ISO,")
 
 
 def test_text_is_read_and_written_without_a_database() -> None:

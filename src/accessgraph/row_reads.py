@@ -29,7 +29,6 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import ColumnElement, FromClause, Select, inspect, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, Mapper
-from sqlalchemy.orm.attributes import instance_state
 from sqlmodel import SQLModel
 
 from accessgraph import sqlite_driver
@@ -321,11 +320,17 @@ def _detached(part: _Part, values: Sequence[Any]) -> Any:
     """An instance as a closed session leaves what it loaded: detached, with its identity and
     every column loaded, no pending changes. (What `make_transient_to_detached` does, without
     its checks and expiries, which cost ~6 µs a row: no model here has a relationship, so
-    every attribute is a column, and the instance is new.)"""
+    every attribute is a column, and the instance is new.) Made as the mapper's `new_instance`
+    makes one (the class's own `__new__`, the manager's state class), with the state and the
+    values put in the instance's dict at once: ~2.6 µs a row against ~4."""
     mapper = part.mapper
     assert mapper is not None
-    instance = mapper.class_manager.new_instance()
-    state = instance_state(instance)
-    state.dict.update(zip(part.keys, values, strict=True))
-    state.key = mapper.identity_key_from_primary_key(tuple(values[i] for i in part.primary_key))
+    cls: type[SQLModel] = mapper.class_
+    instance = cls.__new__(cls)
+    manager = mapper.class_manager
+    state = manager._state_constructor(instance, manager)
+    loaded = instance.__dict__
+    loaded.update(zip(part.keys, values, strict=True))
+    loaded[manager.STATE_ATTR] = state  # what the manager's state setter sets (no setattr)
+    state.key = mapper.identity_key_from_primary_key(tuple([values[i] for i in part.primary_key]))
     return instance

@@ -523,3 +523,22 @@ async def test_an_instance_made_from_plain_values_is_the_sessions(
 def test_a_token_row_holds_every_column_of_the_token() -> None:
     """A `TokenRow` makes the model's instance (for the policy) from its values: all of them."""
     assert set(TokenRow._fields) == {c.key for c in inspect(AccessToken).column_attrs}
+
+
+async def test_an_instance_read_on_the_driver_can_be_changed_in_a_session(
+    services: Services, world: World
+) -> None:
+    """A page's instance is a real detached one: a session takes it back (by its identity,
+    no second copy) and writes a change of it, and pydantic's own state is there."""
+    found = await user_row().one(services.db, user_id=world.dev.user_pk)
+    assert found is not None
+    user = found[0]
+    assert user.__pydantic_fields_set__ == set() and user.__pydantic_extra__ is None
+    assert user.model_dump()["email"] == user.email
+    async with services.db.write() as session:
+        session.add(user)
+        assert await session.get(User, world.dev.user_pk) is user
+        user.first_name = "Changed"
+    async with services.db.session() as session:
+        again = await session.get(User, world.dev.user_pk)
+    assert again is not None and again.first_name == "Changed"

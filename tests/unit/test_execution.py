@@ -33,6 +33,12 @@ class Never(BasePermission):
         return False
 
 
+class Shout(str):
+    """A str, not exactly: String and ID give it back as it is, through their coercion."""
+
+    __slots__ = ()
+
+
 @strawberry.interface
 class Named:
     name: str
@@ -45,6 +51,11 @@ class Item(Named):  # implements an interface, so graphql-core checks `is_type_o
     count: int
     when: datetime
     broken: str  # holds None although the schema says non-null
+    # Hold values of other classes than their type's own (an int, a str subclass), which
+    # String, Boolean and ID coerce: a plan passes only a str, a bool as they are.
+    loose: str
+    loose_flag: bool
+    loose_id: strawberry.ID
     secret: str = strawberry.field(permission_classes=[Never])
 
     @strawberry.field
@@ -129,6 +140,9 @@ def _item(i: int) -> Item:
         count=i,
         when=datetime(2026, 1, 1 + i, tzinfo=UTC),
         broken=None,  # type: ignore[arg-type]
+        loose=i if i % 2 else Shout(f"s{i}"),  # type: ignore[arg-type]
+        loose_flag=i,  # type: ignore[arg-type]
+        loose_id=i if i % 2 else strawberry.ID(f"id{i}"),  # type: ignore[arg-type]
         secret="s",
     )
 
@@ -170,6 +184,13 @@ class Query:
         return item
 
     @strawberry.field
+    def refused_ids(self) -> list[Item]:
+        """Three items, the second one's ID a bool (which ID refuses)."""
+        items = [_item(i) for i in range(3)]
+        items[1].loose_id = True  # type: ignore[assignment]
+        return items
+
+    @strawberry.field
     def mostly_fine(self) -> list[Item]:
         """Three items, the second one's color refused: one item off its selection's plan."""
         items = [_item(i) for i in range(3)]
@@ -196,6 +217,10 @@ DOCUMENTS = {
     "async parent": "{ later { item { name color } } }",
     "refused enum value": "{ badEnum { name color } }",
     "computed leaves": "{ items { upper u: upper } }",
+    "leaves of other classes than their type's": (
+        "{ items { loose looseFlag looseId l: loose f: looseFlag } }"
+    ),
+    "a bool that ID refuses, in a plan": "{ refusedIds { name looseId looseFlag } }",
     "resolver list: item error propagating": "{ items { name fails } }",
     "resolver list: nullable items": "{ sparseItems { name failsOrNull fails } }",
     "resolver list: null in non-null items": "{ strictItems { name } }",

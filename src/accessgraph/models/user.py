@@ -58,13 +58,17 @@ class User(SQLModel, table=True):
     )
 
     def status_at(self, now: datetime) -> UserStatus:
-        if (
-            self.status == UserStatus.INVITED
-            and self.invitation_expires_at is not None
-            and self.invitation_expires_at <= now
-        ):
-            return UserStatus.EXPIRED
-        return self.status
+        return status_at(self.status, self.invitation_expires_at, now)
+
+
+def status_at(
+    status: UserStatus, invitation_expires_at: datetime | None, now: datetime
+) -> UserStatus:
+    """A user's status at `now`: the stored one, or EXPIRED for an invitation past its time
+    (R8). For a page's rows, read from their columns' values."""
+    if status == UserStatus.INVITED and invitation_expires_at is not None:
+        return UserStatus.EXPIRED if invitation_expires_at <= now else status
+    return status
 
 
 def search_key(user: User) -> str:

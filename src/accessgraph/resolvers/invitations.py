@@ -50,7 +50,12 @@ class InviteInput:
 
 
 def can_resend(user: User, now: datetime) -> bool:
-    return user.deleted_at is None and user.status_at(now) in PENDING
+    return resendable(user.status_at(now), user.deleted_at)
+
+
+def resendable(status: UserStatus, deleted_at: datetime | None) -> bool:
+    """R9: an invitation is sent again to a member not deleted whose status is pending."""
+    return deleted_at is None and status in PENDING
 
 
 async def invite_user(services: Services, principal: Principal, data: InviteInput) -> User:

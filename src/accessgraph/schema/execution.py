@@ -36,6 +36,7 @@ it never takes a fast path, and always runs through strawberry.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from functools import lru_cache
 from operator import attrgetter
 from types import CoroutineType
 from typing import Any, NamedTuple
@@ -55,6 +56,7 @@ from graphql import (
     is_leaf_type,
 )
 from graphql.pyutils import Path, gather_with_cancel
+from graphql.type.scalars import serialize_boolean, serialize_id, serialize_string
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCoreConverter
 from strawberry.types.base import StrawberryObjectDefinition
@@ -98,12 +100,13 @@ class PlannedObject(NamedTuple):
 
     plain: PlainObject
     is_type_of: Callable[[Any, Any], Any] | None  # strawberry's, which reads only the object
-    plan: Plan
+    plan: Planned
 
 
-# A compiled selection: each response field with its leaf, its object, or (a str) the type's
-# name for `__typename`.
+# A selection worked out: each response field with its leaf, its object, or (a str) the type's
+# name for `__typename`; and as one function of the object (`compile_plan`).
 Plan = tuple[tuple[str, PlainLeaf | PlannedObject | str], ...]
+Planned = Callable[[Any], dict[str, Any] | None]
 _UNPLANNED: Any = object()
 _IRREGULAR: Any = object()  # what a planned object field is when the plan does not hold
 
@@ -117,7 +120,7 @@ class _Selection:
     def __init__(self, fields: Any, steps: list[_Step]) -> None:
         self.fields = fields  # kept, so that its id (the key) is not reused while this lives
         self.steps = steps
-        self.plan: Plan | None = _UNPLANNED
+        self.plan: Planned | None = _UNPLANNED
         self.uses = 0  # objects completed by its steps before its plan was worked out
 
 
@@ -243,33 +246,58 @@ def _method(definition: StrawberryField, *, asynchronous: bool) -> Callable[[Any
     return None if isinstance(method, staticmethod | classmethod) else method
 
 
-def run_plan(plan: Plan, source: Any) -> dict[str, Any] | None:
-    """The object's values by its plan, or None at the first thing the plan does not expect
-    (a null for a non-null field, a value its type refuses, an object of another type, an
-    error): the caller then completes the object graphql-core's way."""
-    results: dict[str, Any] = {}
-    try:
-        for response_name, step in plan:
-            if type(step) is PlainLeaf:  # as `Executor._execute_steps` reads a leaf
-                value = step.read(source)
-                if value is not None:
-                    value = step.coerce(value)
-                    if value is None:
-                        return None
-                elif step.non_null:
-                    return None
-                results[response_name] = value
-            elif type(step) is str:
-                results[response_name] = step
-            else:
-                assert type(step) is PlannedObject
-                value = _run_planned_object(step, getattr(source, step.plain.attribute))
-                if value is _IRREGULAR:
-                    return None
-                results[response_name] = value
-    except Exception:
-        return None
-    return results
+# The leaf coercions that give back a value of this exact class unchanged (graphql-core's
+# String, ID and Boolean): a planned leaf of that class skips the call.
+_UNCHANGED: dict[Callable[[Any], Any], type] = {
+    serialize_string: str,
+    serialize_id: str,
+    serialize_boolean: bool,
+}
+
+
+@lru_cache(maxsize=1024)  # plans of a few shapes of query; a plan's parts are the schema's own
+def compile_plan(plan: Plan) -> Planned:
+    """The plan as one function of the object: its values, or None at the first thing the plan
+    does not expect (a null for a non-null field, a value its type refuses, an object of another
+    type, an error), when the caller completes the object graphql-core's way. Each leaf is read
+    and coerced as `Executor._execute_steps` reads one, without a loop over the plan, its tuples
+    and a dict's item per field (~0.3 µs a field). The source text names only the function's
+    own variables: response names, readers and steps are passed in, never written into it."""
+    names: dict[str, Any] = {"IRREGULAR": _IRREGULAR, "complete": _run_planned_object}
+    lines = ["def planned(source):", "    try:", "        pass"]
+    results: list[str] = []
+    for k, (response_name, step) in enumerate(plan):
+        names[f"n{k}"] = response_name
+        results.append(f"n{k}: v{k}")
+        if type(step) is str:
+            names[f"v{k}"] = step
+        elif type(step) is PlainLeaf:
+            names[f"r{k}"], names[f"c{k}"] = step.read, step.coerce
+            lines += [f"        v{k} = r{k}(source)", f"        if v{k} is not None:"]
+            unchanged = _UNCHANGED.get(step.coerce)
+            indent = "            "
+            if unchanged is not None:
+                names[f"u{k}"] = unchanged
+                lines.append(f"            if type(v{k}) is not u{k}:")
+                indent += "    "
+            lines += [f"{indent}v{k} = c{k}(v{k})", f"{indent}if v{k} is None: return None"]
+            if step.non_null:
+                lines.append("        else: return None")
+        else:
+            assert type(step) is PlannedObject
+            names[f"o{k}"], names[f"a{k}"] = step, step.plain.attribute
+            lines += [
+                f"        v{k} = complete(o{k}, getattr(source, a{k}))",
+                f"        if v{k} is IRREGULAR: return None",
+            ]
+    lines += [
+        "    except Exception:",
+        "        return None",
+        f"    return {{{', '.join(results)}}}",
+    ]
+    exec("\n".join(lines), names)  # noqa: S102 - our own text, as above
+    planned: Planned = names["planned"]
+    return planned
 
 
 def _run_planned_object(planned: PlannedObject, value: Any) -> Any:
@@ -281,7 +309,7 @@ def _run_planned_object(planned: PlannedObject, value: Any) -> Any:
     if not plain.is_list:
         if is_type_of is not None and is_type_of(value, None) is not True:
             return _IRREGULAR
-        values = run_plan(plan, value)
+        values = plan(value)
         return _IRREGULAR if values is None else values
     if not isinstance(value, list | tuple):
         return _IRREGULAR
@@ -294,7 +322,7 @@ def _run_planned_object(planned: PlannedObject, value: Any) -> Any:
             continue
         if is_type_of is not None and is_type_of(item, None) is not True:
             return _IRREGULAR
-        values = run_plan(plan, item)
+        values = plan(item)
         if values is None:
             return _IRREGULAR
         completed.append(values)
@@ -341,7 +369,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         if position_context is None:
             plan = self._plan_of(parent_type, selection, 1)
             if plan is not None:
-                values = run_plan(plan, source_value)
+                values = plan(source_value)
                 if values is not None:
                     return values
         return self._execute_steps(
@@ -362,7 +390,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
         awaitable_fields: list[str] = []
         try:
             for response_name, fast, field_details_list in steps:
-                if type(fast) is PlainLeaf:  # as `run_plan` reads a leaf
+                if type(fast) is PlainLeaf:  # as a plan reads a leaf (`compile_plan`)
                     # The coerced value, or Undefined when graphql-core must decide (a null
                     # for a non-null field, a refused value, an error): its path reports
                     # those exactly. Inline: this runs for every leaf of every row.
@@ -487,7 +515,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
 
     def _plan_of(
         self, parent_type: GraphQLObjectType, selection: _Selection, objects: int
-    ) -> Plan | None:
+    ) -> Planned | None:
         """The selection's plan for completing `objects` objects, worked out once the selection
         completes a second object: one object (a check's answer) costs less by its steps than
         by working out a plan."""
@@ -499,7 +527,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             plan = selection.plan = self._plan(parent_type, selection.steps)
         return plan
 
-    def _plan(self, parent_type: GraphQLObjectType, steps: list[_Step]) -> Plan | None:
+    def _plan(self, parent_type: GraphQLObjectType, steps: list[_Step]) -> Planned | None:
         """The selection's plan, if every field of it can be planned (module docstring)."""
         plan: list[tuple[str, PlainLeaf | PlannedObject | str]] = []
         for response_name, fast, field_details_list in steps:
@@ -524,7 +552,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 )
             else:
                 return None
-        return tuple(plan)
+        return compile_plan(tuple(plan))
 
     def _complete_plain_object(
         self,
@@ -648,7 +676,7 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                     completed.append(None)
                     continue
                 if plan is not None:
-                    values = run_plan(plan, item)
+                    values = plan(item)
                     if values is not None:
                         completed.append(values)
                         continue

@@ -30,6 +30,7 @@ from accessgraph.clock import Clock
 from accessgraph.faults import on_server_error
 from accessgraph.http_limits import RequestLimits
 from accessgraph.http_security import GRAPHIQL_CSP, SecurityHeaders
+from accessgraph.json_reads import read_json
 from accessgraph.mail import Mailer
 from accessgraph.schema import build_schema
 from accessgraph.schema.context import Context
@@ -111,7 +112,7 @@ class GraphQLView(GraphQL[Context, None]):
         accept = headers.get("accept", "")
         if media_type != "application/json" or "multipart" in accept or "event-stream" in accept:
             return None
-        try:  # strawberry's decoder: the same numbers as its path (orjson makes huge ints floats)
+        try:
             data = self.decode_json(await request.body())
         except ValueError:  # not JSON: strawberry's path answers it
             return None
@@ -154,6 +155,10 @@ class GraphQLView(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # What strawberry's `json.loads` reads, numbers included, mostly by orjson.
+        return read_json(data)
 
 
 def _media_type(content_type: str | None) -> str:

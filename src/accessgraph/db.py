@@ -25,8 +25,8 @@ from sqlalchemy.util import greenlet_spawn
 from sqlmodel import col
 
 from accessgraph import pg_timestamps, sqlite_driver
+from accessgraph.json_reads import read_json
 from accessgraph.models import Organization
-from accessgraph.models.base import read_json
 
 _IMMEDIATE = "accessgraph_write"
 _READ_ONLY = "accessgraph_read"

@@ -16,7 +16,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from accessgraph.db import Database
-from accessgraph.models.base import UTCDateTime, read_json
+from accessgraph.json_reads import read_json
+from accessgraph.models.base import UTCDateTime
 
 PARIS = timezone(timedelta(hours=1))
 
@@ -102,14 +103,27 @@ JSON_TEXTS = [
 ]
 
 
-@pytest.mark.parametrize("text", [*JSON_TEXTS, *(text.encode() for text in JSON_TEXTS[:3])])
+# A request's body, as bytes: the same texts, and encodings json reads by itself.
+JSON_BODIES = [
+    *(text.encode() for text in JSON_TEXTS),
+    b'\xef\xbb\xbf{"query": "{ viewer { id } }"}',  # a UTF-8 BOM
+    '{"query": "{ viewer { id } }"}'.encode("utf-16"),
+    '{"query": "caf\u00e9"}'.encode("utf-16-le"),
+    '{"query": "{ x }", "variables": {"n": 12345678901234567890123}}'.encode("utf-32"),
+    b'"\xed\xa0\x80"',  # a surrogate written in UTF-8: json reads it, orjson refuses
+]
+
+
+@pytest.mark.parametrize("text", [*JSON_TEXTS, *JSON_BODIES])
 def test_json_columns_read_as_json_reads_them(text: str | bytes) -> None:
     ours, theirs = read_json(text), json.loads(text)
     assert repr(ours) == repr(theirs)  # nan == nan is false; repr shows value and type
 
 
 def test_json_columns_refuse_what_json_refuses_as_json_does() -> None:
-    for text in ("", "[1,", "{'a': 1}"):
+    with pytest.raises(UnicodeDecodeError):  # not UTF-8, as json finds
+        read_json(b'{"a": "\xff"}')
+    for text in ("", "[1,", "{'a': 1}", b"", b'{"a": 1}x', b"[1,"):
         with pytest.raises(json.JSONDecodeError) as ours:
             read_json(text)
         with pytest.raises(json.JSONDecodeError) as theirs:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-import orjson
 from sqlalchemy import DateTime, Enum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.processors import str_to_datetime
@@ -20,24 +18,8 @@ from sqlalchemy.types import TypeDecorator
 MAX_ID = 2**31 - 1
 
 
-# The digits of an integer orjson may read otherwise than json: beyond 64 bits, a float to
-# orjson. Shorter integers, and floats, it reads as json does.
-_LONG_DIGITS = re.compile(r"\d{19}")
 # SQLAlchemy's text for a datetime on SQLite (what the app writes).
 _SQLITE_DATETIME = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d{6})?")
-
-
-def read_json(text: str | bytes) -> Any:
-    """A JSON column's value, as `json.loads` reads it, ~15x faster for the short lists most
-    columns hold (a team page reads fifty `account_permissions`): orjson, unless the text has a
-    long run of digits or is something orjson refuses (NaN, a lone surrogate), which json reads
-    (and anything but text: bytes of a BLOB)."""
-    if type(text) is str and _LONG_DIGITS.search(text) is None:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(text)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

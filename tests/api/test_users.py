@@ -689,6 +689,55 @@ async def test_viewer_can_update_role_and_delete_false_for_developer(
         assert (user["viewerCanUpdateRole"], user["viewerCanDelete"]) == (False, False)
 
 
+GRANT = """
+mutation($user: ID!, $permission: String!) {
+  grantAccountPermission(input: {userId: $user, permission: $permission}) { errors { code } }
+}"""
+TEAM_FLAGS = """{ users(first: 100) { nodes { id email status %s } } }"""
+FLAGS = (
+    "viewerCanUpdateRole viewerCanDelete viewerCanResendInvitation "
+    "viewerCanManageAccountPermissions accountPermissions"
+)
+ONE_USER_FLAGS = "query One($id: ID!) { user(id: $id) { id email status %s } }"
+
+
+async def test_the_team_pages_rows_answer_as_each_user_does(
+    api: Api, factory: Factory, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 8: the team page reads its rows as values and asks the policy about users alike
+    (Policy.decided), making a model only for a decision not yet made: every flag equals the
+    answer about that user alone (read as a model), for an admin, a developer and a developer
+    with an account permission, and a page of many users makes a handful of models at most."""
+    from accessgraph.resolvers import users as user_use_cases
+
+    await factory.user(world.org, "pending@acme.test", status=UserStatus.INVITED)
+    await factory.user(world.org, "boss@acme.test", TeamRole.ADMIN, UserStatus.FAILED)
+    for n in range(20):
+        await factory.user(world.org, f"member{n}@acme.test")
+    made: list[object] = []
+    original = user_use_cases.detached
+    monkeypatch.setattr(
+        user_use_cases,
+        "detached",
+        lambda *a: made.append(a) or original(*a),  # type: ignore[func-returns-value]
+    )
+    inviter = await factory.member(world.org, "inviter@acme.test")
+    granted = await api(
+        GRANT, {"user": inviter.id, "permission": "INVITE_AND_MODIFY_ACCOUNTS"}, as_=world.admin
+    )
+    assert granted["data"]["grantAccountPermission"]["errors"] == []
+    for viewer in (world.admin, world.dev, inviter):
+        made.clear()
+        body = await api(TEAM_FLAGS % FLAGS, as_=viewer)
+        assert "errors" not in body, body
+        rows = body["data"]["users"]["nodes"]
+        assert len(rows) == 26
+        assert len(made) <= 4, viewer.name  # one per decision of a kind, not one per row
+        for row in rows:
+            alone = await api(ONE_USER_FLAGS % FLAGS, {"id": row["id"]}, as_=viewer)
+            assert alone["data"]["user"] == row, (viewer.name, row["email"])
+
+
 async def test_viewer_can_fields_in_list_match_role(api: Api, world: World) -> None:
     admin_view = (await api(USERS_VIEWER_CAN, as_=world.admin))["data"]["users"]["nodes"]
     dev_view = (await api(USERS_VIEWER_CAN, as_=world.dev))["data"]["users"]["nodes"]

@@ -725,3 +725,75 @@ def test_the_owner_of_a_model_is_its_owner_id_column(policy: Policy) -> None:
     # An "own" rule reaches a token of theirs, never a user: not even their own row.
     assert not policy.decide(developer, Action.REVOKE_TOKEN, yourself).allowed
     assert policy.decide(PRINCIPALS["admin"], Action.UPDATE_USER_ROLE, yourself).allowed
+
+
+def test_a_decision_about_resources_alike_is_the_one_decide_made() -> None:
+    """Issue 8: `decided` gives, without the resource, what `decide` decided for the same
+    caller (the same object) about a resource alike: same class, same organization (or not),
+    same owner (or not); None until `decide` has decided it, for another caller, and for
+    classes a per-resource source looks inside."""
+    import random
+
+    shared = default_policy()
+    resources = [
+        Thing(org, owner) for org in (ORG, OTHER_ORG) for owner in (None, ADMIN_PK, DEV_PK, DEV2_PK)
+    ]
+    callers = list(PRINCIPALS.values())
+    asked = [
+        (caller, action, resource)
+        for caller in callers
+        for action in [*Action, *ArtifactAction]
+        for resource in resources
+    ]
+    rng = random.Random(9)
+    found = 0
+    for caller, action, resource in sorted(asked, key=lambda _: rng.random()):
+        known = shared.decided(caller, action, Thing, resource.org_id, resource.owner_id)
+        fresh = default_policy().decide(caller, action, resource)
+        if known is not None:
+            found += 1
+            assert known == fresh, (caller, action, resource)
+        assert shared.decide(caller, action, resource) == fresh
+        assert shared.decided(caller, action, Thing, resource.org_id, resource.owner_id) == fresh
+    assert found  # callers repeat: some answers were known before `decide` was asked
+
+    admin = PRINCIPALS["admin"]
+    thing = Thing(ORG, ADMIN_PK)
+    shared.decide(admin, Action.REVOKE_TOKEN, thing)
+    # Another caller (even an equal one), another organization, another owner: not known.
+    assert shared.decided(replace(admin), Action.REVOKE_TOKEN, Thing, ORG, ADMIN_PK) is None
+    assert shared.decided(admin, Action.REVOKE_TOKEN, Thing, OTHER_ORG, ADMIN_PK) is None
+    assert shared.decided(admin, Action.REVOKE_TOKEN, Thing, ORG, DEV_PK) is None
+    assert shared.decided(admin, Action.REVOKE_TOKEN, Thing, ORG, ADMIN_PK) is not None
+
+
+def test_no_decision_about_alike_resources_a_source_looks_inside() -> None:
+    """A resource class some per-resource source reads (a subscription, an artifact) is
+    decided on the resource itself, every time."""
+    from accessgraph.auth.policy import ArtifactResource, SubscriptionResource
+
+    policy = default_policy()
+    admin = PRINCIPALS["admin"]
+    subscription = SubscriptionResource(ORG, 5, SubscriptionRole.PRIMARY_ADMIN)
+    assert policy.decide(admin, Action.MANAGE_SUBSCRIPTION_MEMBERS, subscription).allowed
+    assert (
+        policy.decided(admin, Action.MANAGE_SUBSCRIPTION_MEMBERS, SubscriptionResource, ORG) is None
+    )
+    assert policy.decided(admin, Action.VIEW_USERS, ArtifactResource, ORG) is None
+
+
+def test_a_users_owner_is_nobody_alike_or_not() -> None:
+    """A user (a mapped class without `owner_id`) is nobody's: asked with an owner, `decided`
+    reads it as `decide` reads the user, with none."""
+    from accessgraph.models import User
+
+    policy = default_policy()
+    developer = PRINCIPALS["developer"]
+    assert developer.user_id is not None
+    yourself = User(
+        id=developer.user_id, org_id=ORG, email="dev@acme.test", role=TeamRole.DEVELOPER
+    )
+    decision = policy.decide(developer, Action.DELETE_USER, yourself)
+    assert not decision.allowed
+    for owner in (None, developer.user_id, ADMIN_PK):
+        assert policy.decided(developer, Action.DELETE_USER, User, ORG, owner) == decision

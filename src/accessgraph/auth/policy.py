@@ -602,16 +602,38 @@ _HELD_CACHE_SIZE = 4096
 _OWNERLESS: dict[type, bool] = {}
 
 
-def _owner_id(resource: object) -> int | None:
-    kind = type(resource)
+def _ownerless(kind: type) -> bool:
     ownerless = _OWNERLESS.get(kind)
     if ownerless is None:
         mapped = getattr(kind, "__table__", None) is not None
         ownerless = _OWNERLESS[kind] = mapped and not hasattr(kind, "owner_id")
-    if ownerless:
+    return ownerless
+
+
+def _owner_id(resource: object) -> int | None:
+    if _ownerless(type(resource)):
         return None
     owner = getattr(resource, "owner_id", None)
     return owner if isinstance(owner, int) else None
+
+
+def _alike(
+    principal: Principal,
+    action: Action | ArtifactAction,
+    kind: type,
+    org_id: object,
+    owner_id: int | None,
+) -> tuple[object, ...]:
+    """What a decision on a resource no per-resource source looks inside depends on: the
+    caller, the action, the class, and whether the resource is in the caller's organization
+    and theirs (`_decide` reads nothing else of it)."""
+    return (
+        type(action),  # an Action and an ArtifactAction may share a name (a StrEnum's hash)
+        action,
+        kind,
+        org_id == principal.org_id,
+        owner_id == principal.user_id,
+    )
 
 
 class Policy:
@@ -638,22 +660,34 @@ class Policy:
     ) -> Decision:
         if resource is None or self._resource_sources(type(resource)):
             return self._decide(principal, action, resource)
-        # No source looks inside a resource of this class: the decision depends on the caller,
-        # the action, the class, and whether the resource is in the caller's organization and
-        # theirs (`_decide` reads nothing else of it). A page asks the same question per row.
-        key = (
-            type(action),  # an Action and an ArtifactAction may share a name (a StrEnum's hash)
-            action,
-            type(resource),
-            resource.org_id == principal.org_id,
-            _owner_id(resource) == principal.user_id,
-        )
+        # No source looks inside a resource of this class: the decision is the same for every
+        # resource alike (`_alike`). A page asks the same question per row.
+        key = _alike(principal, action, type(resource), resource.org_id, _owner_id(resource))
         if principal is not self._decided_for:
             self._decided_for, self._decided = principal, {}
         decision = self._decided.get(key)
         if decision is None:
             decision = self._decided[key] = self._decide(principal, action, resource)
         return decision
+
+    def decided(
+        self,
+        principal: Principal,
+        action: Action | ArtifactAction,
+        kind: type,
+        org_id: int | None,
+        owner_id: int | None = None,
+    ) -> Decision | None:
+        """The decision `decide` made for this caller (the same object) about `action` on a
+        resource of class `kind` in organization `org_id` owned by `owner_id`, when no
+        per-resource source looks inside such resources: it is then the decision about any
+        resource alike. None: ask `decide` with the resource itself. A page of rows asks this
+        first, and makes a row's model only for the first decision of its kind."""
+        if principal is not self._decided_for or self._resource_sources(kind):
+            return None
+        if _ownerless(kind) or not isinstance(owner_id, int):
+            owner_id = None  # as `_owner_id` reads a resource of the class
+        return self._decided.get(_alike(principal, action, kind, org_id, owner_id))
 
     def _decide(
         self,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.authentication import BaseUser
 
@@ -68,7 +68,13 @@ class Principal(BaseUser):
 ANONYMOUS = Principal()
 
 
-def account_permissions_of(user: User) -> frozenset[AccountPermission]:
-    """The user's stored account permissions (unknown names, e.g. after a downgrade, ignored)."""
+class _StoresAccountPermissions(Protocol):
+    @property
+    def account_permissions(self) -> list[str]: ...
+
+
+def account_permissions_of(user: _StoresAccountPermissions) -> frozenset[AccountPermission]:
+    """The user's stored account permissions (unknown names, e.g. after a downgrade, ignored):
+    of the model, or of a page's row of values."""
     known = {p.value for p in AccountPermission}
     return frozenset(AccountPermission(p) for p in user.account_permissions if p in known)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -29,3 +30,20 @@ class Context:
 
     def can(self, action: Action, resource: Resource | None = None) -> bool:
         return self.services.policy.decide(self.principal, action, resource).allowed
+
+    def can_on_row(
+        self,
+        action: Action,
+        kind: type,
+        org_id: int | None,
+        resource: Callable[[], Resource],
+        owner_id: int | None = None,
+    ) -> bool:
+        """`can(action, resource())` for a page's row of model class `kind`: the policy's
+        decision about resources alike when it has one (`Policy.decided`), so that a page's
+        rows need no model each; else the policy decides on the model `resource` makes."""
+        policy = self.services.policy
+        decision = policy.decided(self.principal, action, kind, org_id, owner_id)
+        if decision is None:
+            decision = policy.decide(self.principal, action, resource())
+        return decision.allowed

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
+from operator import attrgetter
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
@@ -15,6 +16,7 @@ from accessgraph.auth.principal import account_permissions_of
 from accessgraph.models.user import status_at as user_status_at
 from accessgraph.resolvers import account_permissions, invitations, users
 from accessgraph.resolvers.pagination import PageArgs
+from accessgraph.resolvers.users import UserRow
 from accessgraph.schema.base import (
     Connection,
     Node,
@@ -42,7 +44,9 @@ _SHOWN_COLUMNS = (
     "created_at",
     "deleted_at",
 )
-_READ_COLUMNS = frozenset(("id", "status", "invitation_expires_at", *_SHOWN_COLUMNS))
+_READ = ("id", "org_id", "status", "invitation_expires_at", *_SHOWN_COLUMNS)
+_READ_COLUMNS = frozenset(_READ)
+_read_row = attrgetter(*_READ)  # a page's `UserRow`: its values in one call
 
 
 @strawberry.type(description="A member of the organization (R2).")
@@ -55,26 +59,47 @@ class User(Node):
     created_at: datetime
     deleted_at: datetime | None
     status: UserStatus
-    _model: strawberry.Private[models.User]
+    _row: strawberry.Private[models.User | UserRow]
+    _pk: strawberry.Private[int]
+    _org_id: strawberry.Private[int]
     _ctx: strawberry.Private[Context]
 
     @classmethod
-    def of(cls, user: models.User, ctx: Context) -> User:
-        # The loaded columns, read without SQLAlchemy's attributes (~0.25 µs each); through
-        # them when one is not loaded (expired), which they load.
-        loaded = user.__dict__
-        if not _READ_COLUMNS.issubset(loaded):
-            loaded = {name: getattr(user, name) for name in _READ_COLUMNS}
+    def of(cls, user: models.User | UserRow, ctx: Context) -> User:
+        if type(user) is UserRow:
+            loaded: dict[str, Any] = dict(zip(_READ, _read_row(user), strict=True))
+        else:
+            # The loaded columns, read without SQLAlchemy's attributes (~0.25 µs each);
+            # through them when one is not loaded (expired), which they load.
+            loaded = user.__dict__
+            if not _READ_COLUMNS.issubset(loaded):
+                loaded = {name: getattr(user, name) for name in _READ_COLUMNS}
         assert loaded["id"] is not None
         values = {name: loaded[name] for name in _SHOWN_COLUMNS}
         values.update(
             id=strawberry.ID(to_global_id("User", loaded["id"])),
             # From the values read: a page asks for it, and for it again to decide a resend.
             status=user_status_at(loaded["status"], loaded["invitation_expires_at"], ctx.now),
-            _model=user,
+            _row=user,
+            _pk=loaded["id"],
+            _org_id=loaded["org_id"],
             _ctx=ctx,
         )
         return made(cls, values)
+
+    @property
+    def _model(self) -> models.User:
+        """The user's model, made from a page's row when a field first needs it: the policy
+        always decides on the model itself (`_can` asks it first about users alike)."""
+        row = self._row
+        if type(row) is UserRow:
+            row = self._row = row.instance()
+        assert isinstance(row, models.User)
+        return row
+
+    def _can(self, action: Action) -> bool:
+        """The viewer's permission to do `action` to this user (Context.can_on_row)."""
+        return self._ctx.can_on_row(action, models.User, self._org_id, lambda: self._model)
 
     # Computed only when asked for: plain methods take the executor's fast path (a resolver
     # per row and field was a third of the team page's time), and a page that does not show
@@ -86,23 +111,22 @@ class User(Node):
 
     @strawberry.field(description="R33: what an admin granted this user beyond their team role.")
     def account_permissions(self) -> list[AccountPermission]:
-        return sorted(account_permissions_of(self._model))
+        return sorted(account_permissions_of(self._row))
 
     @strawberry.field
     def viewer_can_update_role(self) -> bool:
-        return self.deleted_at is None and self._ctx.can(Action.UPDATE_USER_ROLE, self._model)
+        return self.deleted_at is None and self._can(Action.UPDATE_USER_ROLE)
 
     @strawberry.field
     def viewer_can_delete(self) -> bool:
-        return self.deleted_at is None and self._ctx.can(Action.DELETE_USER, self._model)
+        return self.deleted_at is None and self._can(Action.DELETE_USER)
 
     @strawberry.field
     def viewer_can_resend_invitation(self) -> bool:
-        user, ctx = self._model, self._ctx
         return (
             invitations.resendable(self.status, self.deleted_at)
-            and ctx.can(Action.INVITE_USER, user)
-            and (self.role != models.TeamRole.ADMIN or ctx.can(Action.GRANT_ADMIN_ROLE, user))
+            and self._can(Action.INVITE_USER)
+            and (self.role != models.TeamRole.ADMIN or self._can(Action.GRANT_ADMIN_ROLE))
         )
 
     @strawberry.field(
@@ -110,11 +134,10 @@ class User(Node):
         "never your own grants)."
     )
     def viewer_can_manage_account_permissions(self) -> bool:
-        user, ctx = self._model, self._ctx
         return (
-            user.deleted_at is None
-            and user.id != ctx.principal.user_id
-            and ctx.can(Action.MANAGE_ACCOUNT_PERMISSIONS, user)
+            self.deleted_at is None
+            and self._pk != self._ctx.principal.user_id
+            and self._can(Action.MANAGE_ACCOUNT_PERMISSIONS)
         )
 
     # No `info` (the request's context is the object's): the executor calls it directly, as
@@ -123,9 +146,8 @@ class User(Node):
     async def tokens(self) -> list[Annotated[Token, strawberry.lazy("accessgraph.schema.tokens")]]:
         from accessgraph.schema.tokens import Token
 
-        assert self._model.id is not None
         ctx = self._ctx
-        rows = await ctx.loaders.tokens_by_owner.load(self._model.id)
+        rows = await ctx.loaders.tokens_by_owner.load(self._pk)
         return [Token.of(row, ctx) for row in rows]
 
 

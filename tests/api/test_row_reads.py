@@ -520,6 +520,13 @@ async def test_an_instance_made_from_plain_values_is_the_sessions(
     assert not state.modified and not state.expired_attributes
 
 
+def test_a_user_row_holds_every_column_of_the_user() -> None:
+    """A `UserRow` (the team page's) makes the model's instance from its values: all of them."""
+    from accessgraph.resolvers.users import UserRow
+
+    assert set(UserRow._fields) == {c.key for c in inspect(User).column_attrs}
+
+
 def test_a_token_row_holds_every_column_of_the_token() -> None:
     """A `TokenRow` makes the model's instance (for the policy) from its values: all of them."""
     assert set(TokenRow._fields) == {c.key for c in inspect(AccessToken).column_attrs}

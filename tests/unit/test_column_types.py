@@ -115,12 +115,12 @@ JSON_BODIES = [
 
 
 @pytest.mark.parametrize("text", [*JSON_TEXTS, *JSON_BODIES])
-def test_json_columns_read_as_json_reads_them(text: str | bytes) -> None:
+def test_json_is_read_as_json_reads_it(text: str | bytes) -> None:
     ours, theirs = read_json(text), json.loads(text)
     assert repr(ours) == repr(theirs)  # nan == nan is false; repr shows value and type
 
 
-def test_json_columns_refuse_what_json_refuses_as_json_does() -> None:
+def test_json_refused_as_json_refuses_it() -> None:
     with pytest.raises(UnicodeDecodeError):  # not UTF-8, as json finds
         read_json(b'{"a": "\xff"}')
     for text in ("", "[1,", "{'a': 1}", b"", b'{"a": 1}x', b"[1,"):

@@ -528,3 +528,22 @@ async def test_a_cancelled_completion_is_cancelled_inside() -> None:
     with pytest.raises(asyncio.CancelledError):
         await going_on
     assert seen == ["cancelled"]
+
+
+async def test_a_plan_that_cannot_be_kept_is_compiled_for_the_request(
+    stepped: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan with a part that cannot be a cache key still runs as a plan, compiled anew."""
+    from accessgraph.schema import execution
+
+    original = execution.compile_plan
+
+    def not_kept(plan: Any) -> Any:
+        raise TypeError("unhashable")
+
+    not_kept.__wrapped__ = original.__wrapped__  # type: ignore[attr-defined]
+    monkeypatch.setattr(execution, "compile_plan", not_kept)
+    result = await _schema(Executor).execute("{ items { name color upper } }")
+    assert not result.errors and result.data is not None
+    assert [item["upper"] for item in result.data["items"]] == ["ITEM0", "ITEM1", "ITEM2"]
+    assert stepped == []  # the items by the plan

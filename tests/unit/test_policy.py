@@ -748,23 +748,45 @@ def test_a_decision_about_resources_alike_is_the_one_decide_made() -> None:
     rng = random.Random(9)
     found = 0
     for caller, action, resource in sorted(asked, key=lambda _: rng.random()):
-        known = shared.decided(caller, action, Thing, resource.org_id, resource.owner_id)
+        known = shared.decided(caller, action, Thing, resource.org_id, owner_id=resource.owner_id)
         fresh = default_policy().decide(caller, action, resource)
         if known is not None:
             found += 1
             assert known == fresh, (caller, action, resource)
         assert shared.decide(caller, action, resource) == fresh
-        assert shared.decided(caller, action, Thing, resource.org_id, resource.owner_id) == fresh
+        assert (
+            shared.decided(caller, action, Thing, resource.org_id, owner_id=resource.owner_id)
+            == fresh
+        )
     assert found  # callers repeat: some answers were known before `decide` was asked
 
     admin = PRINCIPALS["admin"]
     thing = Thing(ORG, ADMIN_PK)
     shared.decide(admin, Action.REVOKE_TOKEN, thing)
     # Another caller (even an equal one), another organization, another owner: not known.
-    assert shared.decided(replace(admin), Action.REVOKE_TOKEN, Thing, ORG, ADMIN_PK) is None
-    assert shared.decided(admin, Action.REVOKE_TOKEN, Thing, OTHER_ORG, ADMIN_PK) is None
-    assert shared.decided(admin, Action.REVOKE_TOKEN, Thing, ORG, DEV_PK) is None
-    assert shared.decided(admin, Action.REVOKE_TOKEN, Thing, ORG, ADMIN_PK) is not None
+    assert (
+        shared.decided(replace(admin), Action.REVOKE_TOKEN, Thing, ORG, owner_id=ADMIN_PK) is None
+    )
+    assert shared.decided(admin, Action.REVOKE_TOKEN, Thing, OTHER_ORG, owner_id=ADMIN_PK) is None
+    assert shared.decided(admin, Action.REVOKE_TOKEN, Thing, ORG, owner_id=DEV_PK) is None
+    assert shared.decided(admin, Action.REVOKE_TOKEN, Thing, ORG, owner_id=ADMIN_PK) is not None
+
+
+def test_interleaved_callers_never_get_each_others_decisions() -> None:
+    """Two requests in one event loop share the policy: after another caller's decision, the
+    first caller's are not known (asked again, on the model), never the other's."""
+    policy = default_policy()
+    admin, developer = PRINCIPALS["admin"], PRINCIPALS["developer"]
+    thing = Thing(ORG, DEV2_PK)
+    assert policy.decide(admin, Action.DELETE_TOKEN, thing).allowed
+    assert not policy.decide(developer, Action.DELETE_TOKEN, thing).allowed
+    assert policy.decided(admin, Action.DELETE_TOKEN, Thing, ORG, owner_id=DEV2_PK) is None
+    denied = policy.decided(developer, Action.DELETE_TOKEN, Thing, ORG, owner_id=DEV2_PK)
+    assert denied is not None and not denied.allowed
+    assert policy.decide(admin, Action.DELETE_TOKEN, thing).allowed
+    allowed = policy.decided(admin, Action.DELETE_TOKEN, Thing, ORG, owner_id=DEV2_PK)
+    assert allowed is not None and allowed.allowed
+    assert policy.decided(developer, Action.DELETE_TOKEN, Thing, ORG, owner_id=DEV2_PK) is None
 
 
 def test_no_decision_about_alike_resources_a_source_looks_inside() -> None:
@@ -777,9 +799,12 @@ def test_no_decision_about_alike_resources_a_source_looks_inside() -> None:
     subscription = SubscriptionResource(ORG, 5, SubscriptionRole.PRIMARY_ADMIN)
     assert policy.decide(admin, Action.MANAGE_SUBSCRIPTION_MEMBERS, subscription).allowed
     assert (
-        policy.decided(admin, Action.MANAGE_SUBSCRIPTION_MEMBERS, SubscriptionResource, ORG) is None
+        policy.decided(
+            admin, Action.MANAGE_SUBSCRIPTION_MEMBERS, SubscriptionResource, ORG, owner_id=None
+        )
+        is None
     )
-    assert policy.decided(admin, Action.VIEW_USERS, ArtifactResource, ORG) is None
+    assert policy.decided(admin, Action.VIEW_USERS, ArtifactResource, ORG, owner_id=None) is None
 
 
 def test_a_users_owner_is_nobody_alike_or_not() -> None:
@@ -796,4 +821,4 @@ def test_a_users_owner_is_nobody_alike_or_not() -> None:
     decision = policy.decide(developer, Action.DELETE_USER, yourself)
     assert not decision.allowed
     for owner in (None, developer.user_id, ADMIN_PK):
-        assert policy.decided(developer, Action.DELETE_USER, User, ORG, owner) == decision
+        assert policy.decided(developer, Action.DELETE_USER, User, ORG, owner_id=owner) == decision

@@ -676,13 +676,15 @@ class Policy:
         action: Action | ArtifactAction,
         kind: type,
         org_id: int | None,
-        owner_id: int | None = None,
+        *,
+        owner_id: int | None,
     ) -> Decision | None:
         """The decision `decide` made for this caller (the same object) about `action` on a
         resource of class `kind` in organization `org_id` owned by `owner_id`, when no
         per-resource source looks inside such resources: it is then the decision about any
         resource alike. None: ask `decide` with the resource itself. A page of rows asks this
-        first, and makes a row's model only for the first decision of its kind."""
+        first, and makes a row's model only for the first decision of its kind. `owner_id` is
+        the row's `owner_id` column (None for a class without one, which is nobody's)."""
         if principal is not self._decided_for or self._resource_sources(kind):
             return None
         if _ownerless(kind) or not isinstance(owner_id, int):

@@ -37,13 +37,14 @@ class Context:
         kind: type,
         org_id: int | None,
         resource: Callable[[], Resource],
-        owner_id: int | None = None,
+        *,
+        owner_id: int | None,
     ) -> bool:
         """`can(action, resource())` for a page's row of model class `kind`: the policy's
         decision about resources alike when it has one (`Policy.decided`), so that a page's
         rows need no model each; else the policy decides on the model `resource` makes."""
         policy = self.services.policy
-        decision = policy.decided(self.principal, action, kind, org_id, owner_id)
+        decision = policy.decided(self.principal, action, kind, org_id, owner_id=owner_id)
         if decision is None:
             decision = policy.decide(self.principal, action, resource())
         return decision.allowed

@@ -552,7 +552,12 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 )
             else:
                 return None
-        return compile_plan(tuple(plan))
+        worked_out = tuple(plan)
+        try:
+            return compile_plan(worked_out)
+        except TypeError:  # a part that cannot be a cache key: compiled for this request
+            planned: Planned = compile_plan.__wrapped__(worked_out)
+            return planned
 
     def _complete_plain_object(
         self,

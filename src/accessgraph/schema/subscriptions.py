@@ -19,7 +19,7 @@ from accessgraph import models
 from accessgraph.auth.directives import requires
 from accessgraph.auth.policy import Action, Resource, SubscriptionResource
 from accessgraph.resolvers import subscription_settings, subscriptions
-from accessgraph.resolvers.invitations import can_resend
+from accessgraph.resolvers.invitations import resendable
 from accessgraph.resolvers.pagination import Page, PageArgs, encode_cursor
 from accessgraph.resolvers.tokens import CreateTokenInput
 from accessgraph.schema.base import (
@@ -288,16 +288,18 @@ class BillingSubscription(Node):
             assert user is not None
             assert member.id is not None
             editable = manage and member.role != models.SubscriptionRole.PRIMARY_ADMIN
+            node = User.of(user, ctx)
             edges.append(
                 SubscriptionMemberEdge(
                     cursor=encode_cursor(member.id),
-                    node=User.of(user, ctx),
+                    node=node,
                     role=member.role,
-                    status=user.status_at(ctx.now),
+                    status=node.status,
                     joined_at=member.created_at,
                     viewer_can_update_role=editable,
                     viewer_can_remove=editable,
-                    viewer_can_resend_invitation=resend and can_resend(user, ctx.now),
+                    viewer_can_resend_invitation=resend
+                    and resendable(node.status, user.deleted_at),
                 )
             )
         return SubscriptionMemberConnection(

@@ -99,7 +99,9 @@ class User(Node):
 
     def _can(self, action: Action) -> bool:
         """The viewer's permission to do `action` to this user (Context.can_on_row)."""
-        return self._ctx.can_on_row(action, models.User, self._org_id, lambda: self._model)
+        return self._ctx.can_on_row(
+            action, models.User, self._org_id, lambda: self._model, owner_id=None
+        )
 
     # Computed only when asked for: plain methods take the executor's fast path (a resolver
     # per row and field was a third of the team page's time), and a page that does not show

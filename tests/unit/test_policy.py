@@ -548,6 +548,17 @@ def test_decide_admin_revokes_any_token_with_the_admin_grant(policy: Policy) -> 
     assert decision.grants == (Grant("TEAM_ROLE", "ADMIN", "REVOKE_ANY_TOKENS"),)
 
 
+def _every_question(
+    callers: list[Principal],
+) -> list[tuple[Principal, Action | ArtifactAction, Thing]]:
+    """Each caller, each action, about things of both organizations, owned or not."""
+    resources = [
+        Thing(org, owner) for org in (ORG, OTHER_ORG) for owner in (None, ADMIN_PK, DEV_PK, DEV2_PK)
+    ]
+    actions: list[Action | ArtifactAction] = [*Action, *ArtifactAction]
+    return [(c, a, r) for c in callers for a in actions for r in resources]
+
+
 def test_decisions_kept_for_a_caller_equal_fresh_decisions() -> None:
     """Issue 8: a policy keeps one caller's decisions on plain resources (a page asks per
     row); interleaving callers, actions, organizations and owners, every answer equals the
@@ -555,16 +566,8 @@ def test_decisions_kept_for_a_caller_equal_fresh_decisions() -> None:
     import random
 
     shared = default_policy()
-    resources = [
-        Thing(org, owner) for org in (ORG, OTHER_ORG) for owner in (None, ADMIN_PK, DEV_PK, DEV2_PK)
-    ]
     callers = [*PRINCIPALS.values(), *(replace(p, email=p.email) for p in PRINCIPALS.values())]
-    asked = [
-        (caller, action, resource)
-        for caller in callers
-        for action in [*Action, *ArtifactAction]
-        for resource in resources
-    ]
+    asked = _every_question(callers)
     rng = random.Random(8)
     for order in (asked, sorted(asked, key=lambda _: rng.random())):
         for caller, action, resource in order:
@@ -735,16 +738,7 @@ def test_a_decision_about_resources_alike_is_the_one_decide_made() -> None:
     import random
 
     shared = default_policy()
-    resources = [
-        Thing(org, owner) for org in (ORG, OTHER_ORG) for owner in (None, ADMIN_PK, DEV_PK, DEV2_PK)
-    ]
-    callers = list(PRINCIPALS.values())
-    asked = [
-        (caller, action, resource)
-        for caller in callers
-        for action in [*Action, *ArtifactAction]
-        for resource in resources
-    ]
+    asked = _every_question(list(PRINCIPALS.values()))
     rng = random.Random(9)
     found = 0
     for caller, action, resource in sorted(asked, key=lambda _: rng.random()):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime
 from operator import attrgetter
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -44,9 +44,8 @@ _SHOWN_COLUMNS = (
     "created_at",
     "deleted_at",
 )
-_READ = ("id", "org_id", "status", "invitation_expires_at", *_SHOWN_COLUMNS)
-_READ_COLUMNS = frozenset(_READ)
-_read_row = attrgetter(*_READ)  # a page's `UserRow`: its values in one call
+_READ_COLUMNS = frozenset(("id", "org_id", "status", "invitation_expires_at", *_SHOWN_COLUMNS))
+_shown_of_row = attrgetter(*_SHOWN_COLUMNS)
 
 
 @strawberry.type(description="A member of the organization (R2).")
@@ -66,25 +65,27 @@ class User(Node):
 
     @classmethod
     def of(cls, user: models.User | UserRow, ctx: Context) -> User:
-        if type(user) is UserRow:
-            loaded: dict[str, Any] = dict(zip(_READ, _read_row(user), strict=True))
+        if type(user) is UserRow:  # a page's row: its values in one call (~1 µs, not ~3)
+            values = dict(zip(_SHOWN_COLUMNS, _shown_of_row(user), strict=True))
+            pk, org_id = user.id, user.org_id
+            status, expires = user.status, user.invitation_expires_at
         else:
             # The loaded columns, read without SQLAlchemy's attributes (~0.25 µs each);
             # through them when one is not loaded (expired), which they load.
             loaded = user.__dict__
             if not _READ_COLUMNS.issubset(loaded):
                 loaded = {name: getattr(user, name) for name in _READ_COLUMNS}
-        assert loaded["id"] is not None
-        values = {name: loaded[name] for name in _SHOWN_COLUMNS}
-        values.update(
-            id=strawberry.ID(to_global_id("User", loaded["id"])),
-            # From the values read: a page asks for it, and for it again to decide a resend.
-            status=user_status_at(loaded["status"], loaded["invitation_expires_at"], ctx.now),
-            _row=user,
-            _pk=loaded["id"],
-            _org_id=loaded["org_id"],
-            _ctx=ctx,
-        )
+            values = {name: loaded[name] for name in _SHOWN_COLUMNS}
+            pk, org_id = loaded["id"], loaded["org_id"]
+            status, expires = loaded["status"], loaded["invitation_expires_at"]
+        assert pk is not None
+        values["id"] = strawberry.ID(to_global_id("User", pk))
+        # From the values read: a page asks for it, and for it again to decide a resend.
+        values["status"] = user_status_at(status, expires, ctx.now)
+        values["_row"] = user
+        values["_pk"] = pk
+        values["_org_id"] = org_id
+        values["_ctx"] = ctx
         return made(cls, values)
 
     @property

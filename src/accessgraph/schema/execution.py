@@ -18,9 +18,10 @@ the team page's time). Here four kinds of field skip that machinery:
   user's `tokens`): called with the object, as strawberry's wrapper ends up calling it, and
   completed by graphql-core's `complete_awaitable_value`, as graphql-core completes it.
 
-A selection made only of the first three kinds (a user's ten columns and flags, an edge's cursor and
-node) is compiled once per request into a plan, and each object, or each item of a list, is
-completed by running the plan on it: no `Path`, no call per field, no awaitable checks. A plan
+A selection made only of the first three kinds (a user's ten columns and flags, an edge's
+cursor and node) is worked out once per request into a plan, compiled into one Python function
+per shape of selection and kept across requests (`compile_plan`), and each object, or each item
+of a list, is completed by calling it: no `Path`, no call per field, no awaitable checks. A plan
 gives all of an object's values or none: on the first thing it does not expect, the object (or
 the list's item) is completed again on the way below, from the start, and errors come out from
 there. The fields a plan reads are attributes and plain methods; reading them again is harmless. A

@@ -57,6 +57,8 @@ GROUP_MEMBERS_PER_PROJECT = 40  # of the 1,000: the rest are users
 # repository of it they ask about (registered in DEV).
 CHECK_PROJECT = 42
 BATCH = 2_000
+# Bind parameters in one PostgreSQL statement: at most 32,767 (a 16-bit count).
+_POSTGRES_PARAMETERS = 32_000
 ORG_NAME = "Bench Org"
 ADMIN_EMAIL = "admin@bench.test"
 # Every timestamp is relative to this instant, so the data is the same on every seed;
@@ -800,9 +802,18 @@ def _through_model(model: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any
 
 async def _insert(engine: AsyncEngine, model: Any, rows: list[dict[str, Any]]) -> None:
     rows = _through_model(model, rows)
+    table = model.__table__
+    if engine.dialect.name == "postgresql":
+        # One multi-row statement per batch: asyncpg's executemany runs one statement per
+        # row, and PostgreSQL's count triggers (migration 0013) run once per statement.
+        size = min(BATCH, _POSTGRES_PARAMETERS // len(table.columns))
+        async with engine.begin() as conn:
+            for start in range(0, len(rows), size):
+                await conn.execute(table.insert().values(rows[start : start + size]))
+        return
     async with engine.begin() as conn:
         for start in range(0, len(rows), BATCH):
-            await conn.execute(model.__table__.insert(), rows[start : start + BATCH])
+            await conn.execute(table.insert(), rows[start : start + BATCH])
 
 
 async def _seed_rows(url: str, scale: Scale) -> dict[str, Any]:

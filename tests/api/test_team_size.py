@@ -186,3 +186,39 @@ async def test_the_built_once_page_statement_answers_each_organization_and_curso
         before = last["edges"][0]["cursor"]
         earlier = (await api(PAGES, {"last": 10, "before": before}, as_=actor))["data"]["users"]
         assert [e["node"]["email"] for e in earlier["edges"]] == emails[:-1]
+
+
+async def _both_exact(services: Services, world: World) -> tuple[int, int]:
+    acme, globex = await _counted(services, world.org), await _counted(services, world.other_org)
+    assert acme[0] == acme[1] and globex[0] == globex[1], (acme, globex)
+    return acme[0], globex[0]
+
+
+async def test_statements_of_many_rows_and_moves_are_counted(
+    world: World, services: Services
+) -> None:
+    # A bulk load or purge is one statement over many rows, in both organizations at once (on
+    # PostgreSQL, counted once per statement: migration 0013), and a user may change
+    # organization; each organization's number stays what a scan finds.
+    assert await _both_exact(services, world) == (3, 1)
+    rows = []
+    for n in range(30):
+        user = _user(world, services, f"bulk{n}@test")
+        user.org_id = world.org if n % 3 else world.other_org
+        user.deleted_at = services.clock.now() if n % 5 == 0 else None  # loaded as deleted
+        rows.append({c.key: getattr(user, c.key) for c in User.__table__.columns if c.key != "id"})
+    async with services.db.write() as session:
+        await session.execute(User.__table__.insert().values(rows))
+    # 20 in Acme and 10 in Globex, of which 4 and 2 were loaded deleted.
+    assert await _both_exact(services, world) == (3 + 16, 1 + 8)
+    async with services.db.write() as session:
+        await session.execute(
+            update(User).where(col(User.email).like("bulk1%@test")).values(org_id=world.other_org)
+        )
+    assert await _both_exact(services, world) == (
+        19 - 7,
+        9 + 7,
+    )  # Acme's bulk1, bulk10..19: 8, 7 live
+    async with services.db.write() as session:
+        await session.execute(delete(User).where(col(User.email).like("bulk%@test")))
+    assert await _both_exact(services, world) == (3, 1)

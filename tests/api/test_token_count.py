@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlmodel import col
 
-from accessgraph.models import AccessToken, Organization
+from accessgraph.models import AccessToken, Organization, TokenPermission
+from accessgraph.schema.base import from_global_id
 from accessgraph.services import Services
-from tests.conftest import Api, StatementCounter, World, payload
+from tests.conftest import Api, Factory, StatementCounter, World, payload
 
 PAGE = "{ tokens(first: 100) { totalCount nodes { id } } }"
 ACTIVE = "{ tokens(first: 100, filter: {status: ACTIVE}) { totalCount nodes { id } } }"
@@ -90,3 +91,55 @@ async def test_concurrent_creations_are_all_counted(
     )
     assert all(payload(body, "createToken")["errors"] == [] for body in bodies)
     assert await _assert_exact(api, world, services) == 8
+
+
+async def _both_exact(services: Services, world: World) -> tuple[int, int]:
+    acme = await _kept_and_scanned(services, world.org)
+    globex = await _kept_and_scanned(services, world.other_org)
+    assert acme[0] == acme[1] and globex[0] == globex[1], (acme, globex)
+    return acme[0], globex[0]
+
+
+async def test_statements_of_many_rows_and_changes_of_kind_are_counted(
+    world: World, services: Services, factory: Factory
+) -> None:
+    # One statement inserting many tokens in both organizations (on PostgreSQL, counted once
+    # per statement: migration 0013), personal tokens made subscription tokens and back, a
+    # last use recorded, one statement deleting many: the numbers stay what a scan finds.
+    subscription = from_global_id(
+        await factory.subscription("Acme", world.admin), "BillingSubscription"
+    )
+    now = services.clock.now()
+    rows = [
+        {
+            "org_id": world.org if n % 4 else world.other_org,
+            "owner_id": world.admin.user_pk if n % 4 else world.other_admin.user_pk,
+            "subscription_id": subscription if n % 4 == 1 else None,
+            "name": f"bulk{n}",
+            "permission": TokenPermission.READ_ONLY,
+            "username": f"bulk-token-{n}",
+            "secret_hash": "0" * 64,
+            "created_at": now,
+        }
+        for n in range(40)
+    ]
+    async with services.db.write() as session:
+        await session.execute(AccessToken.__table__.insert().values(rows))
+    # Acme: 30 tokens, 10 of them the subscription's; Globex: 10.
+    assert await _both_exact(services, world) == (20, 10)
+    async with services.db.write() as session:
+        await session.execute(
+            update(AccessToken)
+            .where(col(AccessToken.name).in_(["bulk2", "bulk3", "bulk5"]))
+            .values(subscription_id=subscription)
+        )
+        await session.execute(update(AccessToken).values(last_used_at=now))
+    assert await _both_exact(services, world) == (18, 10)  # bulk5 already was
+    async with services.db.write() as session:
+        await session.execute(
+            update(AccessToken).where(col(AccessToken.name) == "bulk1").values(subscription_id=None)
+        )
+    assert await _both_exact(services, world) == (19, 10)
+    async with services.db.write() as session:
+        await session.execute(delete(AccessToken).where(col(AccessToken.name).like("bulk%")))
+    assert await _both_exact(services, world) == (0, 0)

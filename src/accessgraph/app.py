@@ -28,6 +28,7 @@ from accessgraph.auth.backend import CREDENTIAL_SOURCE, CredentialBackend, on_au
 from accessgraph.auth.principal import ANONYMOUS, Principal
 from accessgraph.clock import Clock
 from accessgraph.faults import on_server_error
+from accessgraph.http_dispatch import GraphQLPosts
 from accessgraph.http_limits import RequestLimits
 from accessgraph.http_security import GRAPHIQL_CSP, SecurityHeaders
 from accessgraph.json_reads import read_json
@@ -41,6 +42,7 @@ log = logging.getLogger("accessgraph")
 _PLAIN_REQUEST = frozenset({"query", "variables", "operationName"})
 GC_GEN0_THRESHOLD = 50_000
 GRAPHIQL_DIR = Path(__file__).parent / "static" / "graphiql"
+GRAPHQL_PATH = "/graphql"
 _SIGN_IN_FIRST = """<!doctype html><title>accessgraph</title>
 <p>Sign in first: this server runs in production mode, where GraphiQL is for signed-in
 callers. POST a <code>login</code> mutation to <code>/graphql</code>, then reload.</p>"""
@@ -198,10 +200,11 @@ def create_app(
         await services.rate_limiter.close()
         await services.db.dispose()
 
+    view = GraphQLView(services, settings)
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/graphql", GraphQLView(services, settings), methods=["GET", "POST"]),
+            Route(GRAPHQL_PATH, view, methods=["GET", "POST"]),
             Mount("/static/graphiql", StaticFiles(directory=GRAPHIQL_DIR, check_dir=False)),
         ],
         middleware=[
@@ -230,6 +233,7 @@ def create_app(
                 backend=CredentialBackend(services),
                 on_error=on_auth_error,
             ),
+            Middleware(GraphQLPosts, view=view, path=GRAPHQL_PATH),
         ],
         lifespan=lifespan,
         exception_handlers={Exception: on_server_error},

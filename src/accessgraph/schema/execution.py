@@ -63,6 +63,7 @@ from strawberry.schema.schema_converter import CustomGraphQLEnumType, GraphQLCor
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
+from accessgraph.schema.arguments import argument_values
 from accessgraph.schema.eager import Recorded, started
 
 TYPENAME = "__typename"
@@ -453,6 +454,64 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
             return results
 
         return get_results()
+
+    def execute_field(
+        self,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        field_details_list: Any,
+        path: Path,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's `execute_field`, its arguments coerced by `argument_values` (kept
+        for literal arguments: schema/arguments.py)."""
+        first_details = field_details_list[0]
+        first_node = first_details.node
+        field_def = self.schema.get_field(parent_type, first_node.name.value)
+        if not field_def:
+            return Undefined
+        return_type = field_def.type
+        resolve_fn = field_def.resolve or self.field_resolver
+        if self.middleware_manager:
+            resolve_fn = self.middleware_manager.get_field_resolver(resolve_fn)
+        info = self.build_resolve_info(
+            field_def, [details.node for details in field_details_list], parent_type, path
+        )
+        try:
+            args = (
+                argument_values(
+                    field_def,
+                    first_node,
+                    self.variable_values,
+                    first_details.fragment_variable_values,
+                    self.hide_suggestions,
+                )
+                if field_def.args or first_node.arguments
+                else {}
+            )
+            result = resolve_fn(source, info, **args)
+            if self.is_awaitable(result):
+                return self.complete_awaitable_value(
+                    return_type, field_details_list, info, path, result, position_context
+                )
+            completed = self.complete_value(
+                return_type, field_details_list, info, path, result, position_context
+            )
+            if self.is_awaitable(completed):
+                return self._completed_later(completed, return_type, field_details_list, path)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        return completed
+
+    async def _completed_later(
+        self, completed: Awaitable[Any], return_type: Any, field_details_list: Any, path: Path
+    ) -> Any:
+        try:
+            return await completed
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
 
     def _execute_method(
         self,

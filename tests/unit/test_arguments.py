@@ -39,6 +39,14 @@ def _values(field: GraphQLField, node: FieldNode, variables: Any = None) -> dict
     return argument_values(field, node, variables, None, False)
 
 
+def _kept_once(field: GraphQLField, node: FieldNode) -> dict[str, Any]:
+    """The node's values, equal to graphql-core's, and the very same object the second time."""
+    first = _values(field, node)
+    assert first == get_argument_values(field, node, None)
+    assert _values(field, node) is first
+    return first
+
+
 @pytest.fixture
 def schema() -> GraphQLSchema:
     arguments._kept.clear()
@@ -53,15 +61,12 @@ def test_literal_arguments_are_coerced_once_and_equal_graphql_cores(
         '{ check(action: "WRITE", kind: BUILD, '
         'filter: {kind: REPOSITORY, names: ["a"], nested: {kind: BUILD}}) }',
     )
-    first = _values(field, node)
-    assert first == get_argument_values(field, node, None)
-    assert first == {
+    assert _kept_once(field, node) == {
         "action": "WRITE",
         "kind": "BUILD",
         "filter": {"kind": "REPOSITORY", "names": ["a"], "nested": {"kind": "BUILD"}},
         "limit": 10,
     }
-    assert _values(field, node) is first
 
 
 @pytest.mark.parametrize(
@@ -141,6 +146,4 @@ def test_check_access_literal_input_is_kept_in_the_apis_schema() -> None:
         '{ checkAccess(input: {action: "WRITE", resourceType: REPOSITORY, '
         'resourceName: "team1-api"}) { allowed } }',
     )
-    first = _values(field, node)
-    assert first == get_argument_values(field, node, None)
-    assert _values(field, node) is first
+    assert _kept_once(field, node)["input"]["resourceName"] == "team1-api"

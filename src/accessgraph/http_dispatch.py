@@ -32,6 +32,8 @@ class GraphQLPosts:
             and scope["path"] == self.path
             and not scope.get("root_path")
         ):
+            # What the route would add; the router itself ("router") is not named.
+            scope["endpoint"], scope["path_params"] = self.view, {}
             await self.view(scope, receive, send)
         else:
             await self.app(scope, receive, send)

@@ -51,8 +51,8 @@ def _dispatch(app: Starlette) -> GraphQLPosts:
     return layer
 
 
-async def _answers(app: Starlette, world: World, root_path: str = "") -> dict[str, Any]:
-    transport = httpx.ASGITransport(app=app, root_path=root_path)
+async def _answers(app: Starlette, world: World) -> dict[str, Any]:
+    transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         answers = {}
         for name, request in REQUESTS.items():

@@ -498,20 +498,11 @@ class Executor(StrawberryGraphQLCoreExecutionContext):
                 return_type, field_details_list, info, path, result, position_context
             )
             if self.is_awaitable(completed):
-                return self._completed_later(completed, return_type, field_details_list, path)
+                return self._guard(completed, return_type, field_details_list, path)
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, field_details_list, path)
             return None
         return completed
-
-    async def _completed_later(
-        self, completed: Awaitable[Any], return_type: Any, field_details_list: Any, path: Path
-    ) -> Any:
-        try:
-            return await completed
-        except Exception as raw_error:
-            self.handle_field_error(raw_error, return_type, field_details_list, path)
-            return None
 
     def _execute_method(
         self,
